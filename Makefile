@@ -1,0 +1,26 @@
+# The two commands of the README. Both set up what they need first, so each works on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test setup test-setup
+
+run: setup
+	$(PY) manage.py runserver
+
+test: test-setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.requirements
+
+$(VENV)/.requirements: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+test-setup: setup $(VENV)/.requirements-dev
+	bash scripts/test-setup
+
+$(VENV)/.requirements-dev: requirements-dev.txt requirements.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@

@@ -1,0 +1,121 @@
+"""A person's answer to an agent's input request: checked, recorded, then delivered.
+
+The answer is stored first (so nothing is lost if the agent is away), then emitted as
+forwardUserInput(requestId, blocks, structured) to the run's /python sockets with an ack.
+The request counts as delivered only when the agent acknowledges; an agent that reconnects
+gets every answered-but-unacknowledged request of its run again.
+"""
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.utils import timezone
+from jsonschema import Draft202012Validator
+
+from studio import live
+
+from .content import InvalidContent, validate_content
+from .models import InputRequest, Run
+
+log = logging.getLogger(__name__)
+
+MAX_ANSWER_BLOCKS = 32
+
+
+class AnswerRejected(Exception):
+    """The answer cannot be taken; `errors` maps a field path ('' for the whole) to a message."""
+
+    def __init__(self, message, status=400, errors=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.errors = errors or {}
+
+
+def structured_errors(schema, value):
+    """Field path ("address.city") -> first error message, for showing beside form fields."""
+    errors = {}
+    for error in Draft202012Validator(schema).iter_errors(value):
+        path = list(error.absolute_path)
+        if error.validator == "required":
+            # "'x' is a required property" belongs to the missing field, not its parent.
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            path = [*path, missing]
+        key = ".".join(str(p) for p in path)
+        errors.setdefault(key, error.message)
+    return errors
+
+
+def record_answer(request_id, blocks, structured, answered_by=""):
+    """Store the answer of a pending request; raise AnswerRejected if it cannot be taken."""
+    if not isinstance(blocks, list) or len(blocks) > MAX_ANSWER_BLOCKS:
+        raise AnswerRejected(f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"})
+    try:
+        validate_content(blocks, "blocks")
+    except InvalidContent as exc:
+        raise AnswerRejected(str(exc), errors={exc.field: exc.message}) from exc
+    with transaction.atomic():
+        request = InputRequest.objects.select_for_update().filter(request_id=request_id).first()
+        if request is None:
+            raise AnswerRejected(f"No input request '{request_id}'", status=404)
+        if request.status != InputRequest.Status.PENDING:
+            raise AnswerRejected("This request has already been answered", status=409)
+        if request.structured_input is not None:
+            if structured is None:
+                raise AnswerRejected("This request needs the form filled in", errors={"": "required"})
+            errors = structured_errors(request.structured_input, structured)
+            if errors:
+                raise AnswerRejected("Some fields need attention", errors=errors)
+        else:
+            structured = None
+        request.status = InputRequest.Status.ANSWERED
+        request.answered_at = timezone.now()
+        request.answered_by = answered_by[:255]
+        request.answer_blocks = blocks
+        request.answer_structured = structured
+        request.save(update_fields=["status", "answered_at", "answered_by", "answer_blocks", "answer_structured"])
+        run = Run.objects.select_for_update().get(pk=request.run_id)
+        still_waiting = run.input_requests.filter(status=InputRequest.Status.PENDING).exists()
+        if run.status == Run.Status.WAITING and not still_waiting:
+            run.status = Run.Status.RUNNING
+            run.save(update_fields=["status"])
+        live.publish_on_commit(live.input_changed(run, request.pk))
+        live.publish_on_commit(live.run_changed(run))
+    return request
+
+
+def _mark_delivered(request_pk):
+    updated = InputRequest.objects.filter(pk=request_pk, status=InputRequest.Status.ANSWERED).update(
+        status=InputRequest.Status.DELIVERED, delivered_at=timezone.now()
+    )
+    return updated
+
+
+async def deliver(request):
+    """Emit the recorded answer to the run's agent sockets; the ack marks it delivered."""
+    from .agent_link import NAMESPACE, run_room, sio
+
+    loop = asyncio.get_running_loop()
+
+    def on_ack(*_):
+        loop.create_task(database_sync_to_async(_mark_delivered)(request.pk))
+
+    args = (request.request_id, request.answer_blocks or [], request.answer_structured)
+    await sio.emit("forwardUserInput", args, room=run_room(request.run_id), namespace=NAMESPACE, callback=on_ack)
+
+
+async def answer(request_id, blocks, structured, answered_by=""):
+    request = await database_sync_to_async(record_answer)(request_id, blocks, structured, answered_by)
+    await deliver(request)
+    return request
+
+
+async def redeliver_pending(run_id):
+    requests = await database_sync_to_async(
+        lambda: list(InputRequest.objects.filter(run_id=run_id, status=InputRequest.Status.ANSWERED))
+    )()
+    for request in requests:
+        log.info("redelivering answer %s to run %s", request.request_id, run_id)
+        await deliver(request)

@@ -1,0 +1,91 @@
+"""Content blocks of a Msg: their JSON Schemas, and validation that names the bad field.
+
+Known block types must carry their fields; extra keys (e.g. `raw_input`) are kept, and block
+types this server does not know yet are stored and shown as JSON rather than refused.
+"""
+
+from jsonschema import Draft202012Validator
+
+_MEDIA_SOURCE = {
+    "type": "object",
+    "required": ["type"],
+    "oneOf": [
+        {
+            "properties": {
+                "type": {"const": "base64"},
+                "media_type": {"type": "string"},
+                "data": {"type": "string"},
+            },
+            "required": ["type", "media_type", "data"],
+        },
+        {
+            "properties": {"type": {"const": "url"}, "url": {"type": "string"}},
+            "required": ["type", "url"],
+        },
+    ],
+}
+
+
+def _block(required, properties):
+    return {"type": "object", "required": ["type", *required], "properties": properties}
+
+
+BLOCK_SCHEMAS = {
+    "text": _block(["text"], {"text": {"type": "string"}}),
+    "thinking": _block(["thinking"], {"thinking": {"type": "string"}}),
+    "image": _block(["source"], {"source": _MEDIA_SOURCE}),
+    "audio": _block(["source"], {"source": _MEDIA_SOURCE}),
+    "video": _block(["source"], {"source": _MEDIA_SOURCE}),
+    "tool_use": _block(
+        ["id", "name", "input"],
+        {"id": {"type": "string"}, "name": {"type": "string"}, "input": {"type": "object"}},
+    ),
+    "tool_result": _block(
+        ["id", "name", "output"],
+        {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            # A string, or a list of blocks checked one by one below.
+            "output": {"type": ["string", "array"]},
+        },
+    ),
+}
+_VALIDATORS = {name: Draft202012Validator(schema) for name, schema in BLOCK_SCHEMAS.items()}
+
+
+class InvalidContent(ValueError):
+    def __init__(self, field, message):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def validate_content(content, field="msg.content"):
+    """Check a message's content (a string or a list of blocks); raise InvalidContent."""
+    if content is None or isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise InvalidContent(field, "must be a string or a list of content blocks")
+    for index, block in enumerate(content):
+        validate_block(block, f"{field}[{index}]")
+
+
+def validate_block(block, field):
+    if not isinstance(block, dict):
+        raise InvalidContent(field, "a content block must be an object")
+    block_type = block.get("type")
+    if not isinstance(block_type, str):
+        raise InvalidContent(f"{field}.type", "a content block needs a string 'type'")
+    validator = _VALIDATORS.get(block_type)
+    if validator is None:
+        return
+    error = next(validator.iter_errors(block), None)
+    if error is not None:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        message = error.message
+        if error.validator == "oneOf" and "source" in error.absolute_path:
+            message = "source must be {type: 'base64', media_type, data} or {type: 'url', url}"
+        raise InvalidContent(f"{field}{path}", message)
+    if block_type == "tool_result" and isinstance(block["output"], list):
+        for index, inner in enumerate(block["output"]):
+            validate_block(inner, f"{field}.output[{index}]")

@@ -1,0 +1,143 @@
+from django.db import models
+from django.utils import timezone
+
+from projects.models import Project
+
+
+class Run(models.Model):
+    """One execution of an agent program: `agentscope.init(...)` registers it."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for input"
+        FINISHED = "finished", "Finished"
+        ERROR = "error", "Error"
+
+    # The client chooses the id (a shortuuid, or the run_id given to init()).
+    id = models.CharField(max_length=255, primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    pid = models.BigIntegerField(null=True, blank=True)
+    run_dir = models.TextField(blank=True)
+    # As the client sent it: local time without zone, and sometimes not a time at all.
+    client_timestamp = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Live /python sockets of the agent process, and when the last one left.
+    agent_sockets = models.PositiveIntegerField(default=0)
+    agent_left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # A project's run list, newest first.
+            models.Index(fields=["project", "-started_at"], name="run_project_newest_idx"),
+            # Status counts per project on the projects page; the disconnect sweeper.
+            models.Index(fields=["status", "project"], name="run_status_project_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.name or self.id} ({self.project_id})"
+
+    @property
+    def is_live(self):
+        return self.status in (self.Status.RUNNING, self.Status.WAITING)
+
+
+class Reply(models.Model):
+    """One agent reply: the messages pushed with the same replyId (or a lone message's id)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="replies")
+    reply_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True)
+    role = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "replies"
+        constraints = [
+            # Makes every push idempotent: the first message of a reply creates it, the rest reuse it.
+            models.UniqueConstraint(fields=["run", "reply_id"], name="reply_unique_per_run"),
+        ]
+        indexes = [
+            # The chat view pages replies newest first by id within a run.
+            models.Index(fields=["run", "-id"], name="reply_run_newest_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.name or '?'} reply {self.reply_id}"
+
+
+class Message(models.Model):
+    """A Msg as the agent last sent it: re-sends of the same msg.id replace it (streaming)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="messages")
+    reply = models.ForeignKey(Reply, on_delete=models.CASCADE, related_name="messages")
+    msg_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True)
+    role = models.CharField(max_length=64, blank=True)
+    # A string or a list of content blocks, exactly as sent.
+    content = models.JSONField(default=list)
+    metadata = models.JSONField(null=True, blank=True)
+    client_timestamp = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Later than created_at when the agent re-sent the message (streaming).
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Streaming re-sends of one msg.id upsert onto this key instead of appending.
+            models.UniqueConstraint(fields=["run", "msg_id"], name="message_unique_per_run"),
+        ]
+        indexes = [
+            # Messages of the replies on screen, in arrival order.
+            models.Index(fields=["reply", "id"], name="message_reply_order_idx"),
+            # Single-message view: a run's messages newest first.
+            models.Index(fields=["run", "-id"], name="message_run_newest_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.name or '?'}: {self.msg_id}"
+
+    @property
+    def blocks(self):
+        """Content as a list of blocks: a plain string becomes one text block."""
+        if isinstance(self.content, str):
+            return [{"type": "text", "text": self.content}]
+        if isinstance(self.content, list):
+            return self.content
+        return [{"type": "unknown", "value": self.content}]
+
+
+class InputRequest(models.Model):
+    """An agent waiting for a person: pending until answered, then until the agent acknowledges."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ANSWERED = "answered", "Answered, not yet delivered"
+        DELIVERED = "delivered", "Delivered"
+
+    request_id = models.CharField(max_length=255, unique=True)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="input_requests")
+    agent_id = models.CharField(max_length=255, blank=True)
+    agent_name = models.CharField(max_length=255, blank=True)
+    # A JSON Schema (pydantic model_json_schema()) for a structured answer, or null.
+    structured_input = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.CharField(max_length=255, blank=True)
+    answer_blocks = models.JSONField(null=True, blank=True)
+    answer_structured = models.JSONField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The run page's pending requests; redelivery on agent reconnect.
+            models.Index(fields=["run", "status"], name="input_run_status_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.agent_name or self.agent_id} asks ({self.status})"

@@ -1,0 +1,137 @@
+"""What the agent-facing procedures do to the database, one function each.
+
+Every write is an upsert on a unique key, so the client's re-sends (streaming chunks, retries,
+a repeated registerRun) never duplicate anything. Live updates go out after commit.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from projects.models import Project
+from studio import live
+from studio.trpc import TrpcError
+
+from .models import InputRequest, Message, Reply, Run
+
+# Run and project "last activity" is written at most this often per run, not on every chunk.
+ACTIVITY_RESOLUTION = timedelta(seconds=1)
+
+
+def register_run(data):
+    """Create or refresh a run (the client may register the same id again)."""
+    now = timezone.now()
+    with transaction.atomic():
+        project, _ = Project.objects.get_or_create(name=data["project"])
+        fields = {
+            "project": project,
+            "name": data.get("name") or "",
+            "pid": data.get("pid"),
+            "status": data.get("status") or Run.Status.RUNNING,
+            "client_timestamp": data.get("timestamp") or "",
+            "run_dir": data.get("run_dir") or "",
+            "last_activity_at": now,
+            "finished_at": None,
+        }
+        run, created = Run.objects.update_or_create(
+            id=data["id"], defaults=fields, create_defaults={**fields, "started_at": now}
+        )
+        Project.objects.filter(pk=project.pk).update(last_activity_at=now)
+        live.publish_on_commit(live.run_changed(run))
+    return run, created
+
+
+def _live_run(run_id, procedure_field="runId"):
+    run = Run.objects.only("id", "project_id", "status", "last_activity_at").filter(pk=run_id).first()
+    if run is None:
+        raise TrpcError(f"Unknown run '{run_id}': call registerRun first", 404, procedure_field)
+    return run
+
+
+def _touch(run, now):
+    """Record activity on the run and its project, at most once per ACTIVITY_RESOLUTION."""
+    if now - run.last_activity_at >= ACTIVITY_RESOLUTION:
+        Run.objects.filter(pk=run.pk).update(last_activity_at=now)
+        Project.objects.filter(pk=run.project_id).update(last_activity_at=now)
+
+
+def _upsert_reply(run, reply_id, name, role, now):
+    reply = Reply(run=run, reply_id=reply_id, name=name, role=role, created_at=now, updated_at=now)
+    Reply.objects.bulk_create(
+        [reply],
+        update_conflicts=True,
+        unique_fields=["run", "reply_id"],
+        update_fields=["name", "role", "updated_at"],
+    )
+    return reply
+
+
+def push_message(data):
+    """Store a message by its msg.id: a re-send with the same id replaces the content."""
+    msg = data["msg"]
+    # A print() outside a reply has replyId null: the message is a reply of its own.
+    reply_id = data.get("replyId") or msg["id"]
+    # agentscope <= 1.0.8 sends name/role; before that, only the message knows.
+    reply_name = data.get("replyName") or data.get("name") or msg.get("name") or ""
+    reply_role = data.get("replyRole") or data.get("role") or msg.get("role") or ""
+    now = timezone.now()
+    with transaction.atomic():
+        run = _live_run(data["runId"])
+        reply = _upsert_reply(run, reply_id, reply_name, reply_role, now)
+        message = Message(
+            run=run,
+            reply=reply,
+            msg_id=msg["id"],
+            name=msg.get("name") or "",
+            role=msg.get("role") or "",
+            content=msg.get("content") if msg.get("content") is not None else [],
+            metadata=msg.get("metadata"),
+            client_timestamp=msg.get("timestamp") or "",
+            created_at=now,
+            updated_at=now,
+        )
+        Message.objects.bulk_create(
+            [message],
+            update_conflicts=True,
+            unique_fields=["run", "msg_id"],
+            update_fields=["reply", "name", "role", "content", "metadata", "client_timestamp", "updated_at"],
+        )
+        _touch(run, now)
+        live.publish_on_commit(live.message_changed(run, reply.pk, message.pk))
+    return message
+
+
+def register_reply(data):
+    """Announce a reply before its first message (name and role shown at once)."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = _live_run(data["runId"])
+        name = data.get("replyName") or data.get("name") or ""
+        role = data.get("replyRole") or data.get("role") or ""
+        reply = _upsert_reply(run, data["replyId"], name, role, now)
+        _touch(run, now)
+    return reply
+
+
+def request_user_input(data):
+    """Store an agent's question and mark the run as waiting; a repeated requestId is a no-op."""
+    with transaction.atomic():
+        run = _live_run(data["runId"])
+        request, created = InputRequest.objects.get_or_create(
+            request_id=data["requestId"],
+            defaults={
+                "run": run,
+                "agent_id": data.get("agentId") or "",
+                "agent_name": data.get("agentName") or "",
+                "structured_input": data.get("structuredInput"),
+            },
+        )
+        if request.run_id != run.pk:
+            raise TrpcError("requestId is already used by another run", 409, "requestId")
+        if created:
+            Run.objects.filter(pk=run.pk).update(status=Run.Status.WAITING, last_activity_at=timezone.now())
+            run.status = Run.Status.WAITING
+            live.publish_on_commit(live.input_changed(run, request.pk))
+            live.publish_on_commit(live.run_changed(run))
+    return request

@@ -1,0 +1,85 @@
+"""The bodies of the agent-facing tRPC procedures, checked at the edge.
+
+Field names are the client's (camelCase); unknown keys are ignored so that newer clients keep
+working. Both the 1.0.9+ fields (replyName/replyRole) and the legacy ones (name/role) pass.
+"""
+
+from jsonschema import Draft202012Validator, SchemaError
+from rest_framework import serializers
+
+from .content import InvalidContent, validate_content
+from .models import Run
+
+ID = {"max_length": 255, "allow_blank": False, "trim_whitespace": False}
+LABEL = {"max_length": 255, "allow_blank": True, "allow_null": True, "required": False}
+
+
+class RegisterRunSerializer(serializers.Serializer):
+    id = serializers.CharField(**ID)
+    project = serializers.CharField(max_length=255)
+    name = serializers.CharField(**LABEL)
+    timestamp = serializers.CharField(max_length=64, **{k: v for k, v in LABEL.items() if k != "max_length"})
+    pid = serializers.IntegerField(required=False, allow_null=True)
+    status = serializers.ChoiceField(choices=Run.Status.values, required=False)
+    run_dir = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+
+class MsgSerializer(serializers.Serializer):
+    id = serializers.CharField(**ID)
+    name = serializers.CharField(**LABEL)
+    role = serializers.CharField(max_length=64, allow_blank=True, allow_null=True, required=False)
+    content = serializers.JSONField(required=False, allow_null=True)
+    metadata = serializers.JSONField(required=False, allow_null=True)
+    timestamp = serializers.CharField(max_length=64, allow_blank=True, allow_null=True, required=False)
+
+    def validate_content(self, value):
+        try:
+            validate_content(value)
+        except InvalidContent as exc:
+            # Reported by the view as "msg.content[2].source: ...".
+            raise serializers.ValidationError(exc.message, code=exc.field) from exc
+        return value
+
+    def validate_metadata(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("must be an object or null")
+        return value
+
+
+class PushMessageSerializer(serializers.Serializer):
+    runId = serializers.CharField(**ID)
+    replyId = serializers.CharField(max_length=255, allow_null=True, allow_blank=True, required=False)
+    replyName = serializers.CharField(**LABEL)
+    replyRole = serializers.CharField(max_length=64, allow_blank=True, allow_null=True, required=False)
+    # agentscope 1.0.0 - 1.0.8 send these instead of replyName / replyRole.
+    name = serializers.CharField(**LABEL)
+    role = serializers.CharField(max_length=64, allow_blank=True, allow_null=True, required=False)
+    msg = MsgSerializer()
+
+
+class RequestUserInputSerializer(serializers.Serializer):
+    requestId = serializers.CharField(**ID)
+    runId = serializers.CharField(**ID)
+    agentId = serializers.CharField(max_length=255, allow_blank=True, required=False, default="")
+    agentName = serializers.CharField(**LABEL)
+    structuredInput = serializers.JSONField(required=False, allow_null=True)
+
+    def validate_structuredInput(self, value):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON Schema object or null")
+        try:
+            Draft202012Validator.check_schema(value)
+        except SchemaError as exc:
+            raise serializers.ValidationError(f"is not a valid JSON Schema: {exc.message}") from exc
+        return value
+
+
+class RegisterReplySerializer(serializers.Serializer):
+    runId = serializers.CharField(**ID)
+    replyId = serializers.CharField(**ID)
+    replyName = serializers.CharField(**LABEL)
+    replyRole = serializers.CharField(max_length=64, allow_blank=True, allow_null=True, required=False)
+    name = serializers.CharField(**LABEL)
+    role = serializers.CharField(max_length=64, allow_blank=True, allow_null=True, required=False)

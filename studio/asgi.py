@@ -1,0 +1,47 @@
+"""One ASGI application for everything.
+
+/socket.io/ goes to the python-socketio server (agent processes, namespace /python); every
+other HTTP request goes to Django, and browser WebSockets (/ws/...) to Channels consumers.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+django_asgi_app = get_asgi_application()
+
+import socketio  # noqa: E402  (Django must be set up before the apps' modules load)
+from channels.db import database_sync_to_async  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from runs import agent_link  # noqa: E402
+from studio.routing import websocket_urlpatterns  # noqa: E402
+
+django_and_channels = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+    }
+)
+
+
+class StudioApp(socketio.ASGIApp):
+    """Socket.IO in front of Django; on the first call, takes over the runs of a previous process."""
+
+    _started = False
+
+    async def __call__(self, scope, receive, send):
+        if not StudioApp._started:
+            StudioApp._started = True
+            if not settings.REDIS_URL:
+                # One process: no socket of the previous one survived its restart. (With Redis,
+                # several workers share the database; one starting must not reset the others'.)
+                await database_sync_to_async(agent_link.forget_sockets_of_previous_process)()
+            agent_link.sio.start_background_task(agent_link.sweep_forever)
+        await super().__call__(scope, receive, send)
+
+
+application = StudioApp(agent_link.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")

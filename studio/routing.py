@@ -1,0 +1,9 @@
+from django.urls import path, re_path
+
+from projects.consumers import ProjectsConsumer
+from runs.consumers import RunConsumer
+
+websocket_urlpatterns = [
+    path("ws/projects/", ProjectsConsumer.as_asgi()),
+    re_path(r"^ws/runs/(?P<run_id>[^/]+)/$", RunConsumer.as_asgi()),
+]

@@ -1,0 +1,112 @@
+"""The tRPC wire shape the AgentScope client speaks: one success body, one error body.
+
+Every /trpc/* view subclasses `TrpcView`; anything that goes wrong in it, from an unparsable
+body to a missing field, leaves as a tRPC error envelope with the right HTTP status.
+"""
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+# tRPC error codes (JSON-RPC 2.0 numbers) by HTTP status.
+TRPC_CODES = {
+    400: ("BAD_REQUEST", -32600),
+    404: ("NOT_FOUND", -32004),
+    405: ("METHOD_NOT_SUPPORTED", -32005),
+    409: ("CONFLICT", -32009),
+    413: ("PAYLOAD_TOO_LARGE", -32013),
+    415: ("UNSUPPORTED_MEDIA_TYPE", -32015),
+    500: ("INTERNAL_SERVER_ERROR", -32603),
+}
+PARSE_ERROR = -32700
+
+
+class TrpcError(Exception):
+    """Raised by a procedure to answer with a tRPC error."""
+
+    def __init__(self, message, status=400, field=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+def success(data=None):
+    return Response({"result": {"data": data} if data is not None else {}})
+
+
+def error_body(procedure, message, status=400, field=None, json_rpc_code=None):
+    name, code = TRPC_CODES.get(status, TRPC_CODES[400])
+    data = {"code": name, "httpStatus": status, "path": procedure}
+    if field:
+        data["field"] = field
+    return {"error": {"message": message, "code": json_rpc_code or code, "data": data}}
+
+
+def error(procedure, message, status=400, field=None, json_rpc_code=None):
+    return Response(error_body(procedure, message, status, field, json_rpc_code), status=status)
+
+
+def error_response(procedure, message, status=400, field=None):
+    """The same envelope from a plain Django view."""
+    return JsonResponse(error_body(procedure, message, status, field), status=status)
+
+
+def first_error(detail, prefix=""):
+    """The first (field path, message) of a DRF ValidationError detail, e.g. ('msg.id', ...)."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = prefix if key == "non_field_errors" else f"{prefix}.{key}" if prefix else str(key)
+            return first_error(value, path)
+    if isinstance(detail, list) and detail:
+        if all(isinstance(item, str) for item in detail):
+            # A nested check (content blocks) may name a deeper path in the error code.
+            code = getattr(detail[0], "code", None)
+            if isinstance(code, str) and prefix and code.startswith(prefix + "["):
+                return code, str(detail[0])
+            return prefix, str(detail[0])
+        for index, item in enumerate(detail):
+            if item:
+                return first_error(item, f"{prefix}[{index}]" if prefix else f"[{index}]")
+    return prefix, str(detail)
+
+
+class TrpcView(APIView):
+    """A POST-only tRPC procedure; subclasses implement `call(data)`."""
+
+    procedure = ""
+    http_method_names = ["post", "options"]
+
+    def post(self, request, *args, **kwargs):
+        # DRF reads the body stream itself, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check.
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return error(self.procedure, f"Request body is larger than {limit} bytes", 413)
+        data = request.data
+        if not isinstance(data, dict):
+            return error(self.procedure, "Request body must be a JSON object", 400)
+        try:
+            return success(self.call(data))
+        except TrpcError as exc:
+            return error(self.procedure, exc.message, exc.status, exc.field)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, exceptions.ValidationError):
+            field, message = first_error(exc.detail)
+            text = f"{field}: {message}" if field else message
+            return error(self.procedure, text, 400, field or None)
+        if isinstance(exc, exceptions.ParseError):
+            return error(self.procedure, f"Invalid JSON: {exc.detail}", 400, json_rpc_code=PARSE_ERROR)
+        if isinstance(exc, exceptions.UnsupportedMediaType):
+            return error(
+                self.procedure, "Content-Type must be application/json", 415
+            )
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            return error(self.procedure, f"Use POST for {self.procedure}", 405)
+        if isinstance(exc, RequestDataTooBig):
+            return error(self.procedure, "Request body is too large", 413)
+        return super().handle_exception(exc)

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from runs.procedures import PROCEDURES
+from studio.trpc import error_response
+
+
+@csrf_exempt
+def unknown_procedure(request, procedure):
+    return error_response(procedure, f"No procedure '{procedure}'", 404)
+
+
+urlpatterns = [
+    # A studio_url with a trailing slash makes the client post to //trpc/...: accept any
+    # number of leading slashes, and never redirect (a 3xx turns the POST into a GET).
+    *(re_path(rf"^(?:/+)?trpc/{name}/?$", view, name=f"trpc-{name}") for name, view in PROCEDURES.items()),
+    re_path(r"^(?:/+)?trpc/(?P<procedure>[^/]*)/?$", unknown_procedure),
+    re_path(r"^(?:/+)?v1/", include("traces.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("runs.urls")),
+    path("", include("projects.urls")),
+]
