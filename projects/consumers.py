@@ -1,5 +1,29 @@
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.template.loader import render_to_string
+
+from studio import live
+from studio.consumers import LivePageConsumer
+
+from .models import Project
+from .views import with_counts
 
 
-class ProjectsConsumer(AsyncJsonWebsocketConsumer):
-    pass
+class ProjectsConsumer(LivePageConsumer):
+    """The projects page: a project's row is re-rendered when one of its runs changes."""
+
+    def setup(self):
+        self.query = self.scope["query_string"].decode()
+        self.groups_to_join = [live.PROJECTS_GROUP]
+        return True
+
+    def render(self, event):
+        project_id = event.get("project")
+        if event.get("kind") == "project" and event.get("deleted"):
+            return f'<tr id="project-{int(project_id)}" data-live="remove"></tr>'
+        project = with_counts(Project.objects.filter(pk=project_id)).first()
+        if project is None:
+            return f'<tr id="project-{int(project_id)}" data-live="remove"></tr>'
+        html = render_to_string("projects/index.html#project-row", {"project": project})
+        if "q=" in self.query:
+            # A filtered list takes updates of the rows it shows, but no new rows.
+            html = html.replace('data-live="upsert"', 'data-live="replace"', 1)
+        return html

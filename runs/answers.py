@@ -48,8 +48,8 @@ def structured_errors(schema, value):
     return errors
 
 
-def record_answer(request_id, blocks, structured, answered_by=""):
-    """Store the answer of a pending request; raise AnswerRejected if it cannot be taken."""
+def record_answer(run_id, request_id, blocks, structured, answered_by=""):
+    """Store the answer of a pending request of run `run_id`; raise AnswerRejected if it cannot be taken."""
     if not isinstance(blocks, list) or len(blocks) > MAX_ANSWER_BLOCKS:
         raise AnswerRejected(f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"})
     try:
@@ -57,9 +57,9 @@ def record_answer(request_id, blocks, structured, answered_by=""):
     except InvalidContent as exc:
         raise AnswerRejected(str(exc), errors={exc.field: exc.message}) from exc
     with transaction.atomic():
-        request = InputRequest.objects.select_for_update().filter(request_id=request_id).first()
+        request = InputRequest.objects.select_for_update().filter(request_id=request_id, run_id=run_id).first()
         if request is None:
-            raise AnswerRejected(f"No input request '{request_id}'", status=404)
+            raise AnswerRejected(f"This run has no input request '{request_id}'", status=404)
         if request.status != InputRequest.Status.PENDING:
             raise AnswerRejected("This request has already been answered", status=409)
         if request.structured_input is not None:
@@ -106,8 +106,8 @@ async def deliver(request):
     await sio.emit("forwardUserInput", args, room=run_room(request.run_id), namespace=NAMESPACE, callback=on_ack)
 
 
-async def answer(request_id, blocks, structured, answered_by=""):
-    request = await database_sync_to_async(record_answer)(request_id, blocks, structured, answered_by)
+async def answer(run_id, request_id, blocks, structured, answered_by=""):
+    request = await database_sync_to_async(record_answer)(run_id, request_id, blocks, structured, answered_by)
     await deliver(request)
     return request
 

@@ -1,5 +1,114 @@
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+"""The run page's live WebSocket: chat, run status, input requests and spans of one run, the
+project's run list beside it, and the person's answers to input requests (docs/WEBSOCKET.md)."""
+
+from urllib.parse import parse_qs
+
+from django.template.loader import render_to_string
+
+from studio import live
+from studio.consumers import LivePageConsumer
+from studio.templatetags.studio_tags import dom_id
+
+from . import answers, chat
+from .models import Message, Run
 
 
-class RunConsumer(AsyncJsonWebsocketConsumer):
-    pass
+class RunConsumer(LivePageConsumer):
+    """/ws/runs/<run_id>/?group=reply|message, or /ws/projects/<pk>/runs/ (sidebar only)."""
+
+    def setup(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        query = parse_qs(self.scope["query_string"].decode())
+        self.group_mode = (query.get("group") or [chat.GROUP_BY_REPLY])[0]
+        self.run_id = kwargs.get("run_id")
+        if self.run_id is not None:
+            run = Run.objects.filter(pk=self.run_id).first()
+            if run is None:
+                return False
+            self.project_id = run.project_id
+            self.groups_to_join = [live.run_group(run.pk), live.project_group(run.project_id)]
+        else:
+            self.project_id = int(kwargs["project_id"])
+            self.groups_to_join = [live.project_group(self.project_id)]
+        return True
+
+    # ---- what the page receives ----
+
+    def render(self, event):
+        kind = event.get("kind")
+        if kind == "run":
+            return self.render_run(event)
+        if event.get("run") != self.run_id:
+            return ""
+        if kind == "message":
+            return self.render_message(event["message"])
+        if kind == "input":
+            run = Run.objects.get(pk=self.run_id)
+            return render_to_string("runs/run.html#input-requests", {"pending": chat.pending_requests(run)})
+        if kind == "spans":
+            from traces.live_render import render_spans_update
+
+            return render_spans_update(self.run_id)
+        return ""
+
+    def render_message(self, message_pk):
+        message = Message.objects.select_related("reply").filter(pk=message_pk).first()
+        if message is None:
+            return ""
+        context = {"message": message, "run": message.run_id}
+        placeholder_gone = '<p id="chat-empty" data-live="remove"></p>'
+        if self.group_mode == chat.GROUP_BY_MESSAGE:
+            return placeholder_gone + render_to_string("runs/message_bubble.html", context)
+        reply = message.reply
+        reply.shown, reply.hidden_count = [message], 0
+        # The reply's bubble if the page does not have it yet, then the message in it.
+        return (
+            placeholder_gone
+            + render_to_string("runs/reply.html", {"reply": reply})
+            + render_to_string("runs/message.html", context)
+        )
+
+    def render_run(self, event):
+        run_id = event["run"]
+        if event.get("deleted"):
+            html = f'<li id="run-row-{dom_id(run_id)}" data-live="remove"></li>'
+            if run_id == self.run_id:
+                html += '<div id="run-header" class="run-header deleted">This run has been deleted.</div>'
+            return html
+        run = Run.objects.select_related("project").filter(pk=run_id).first()
+        if run is None:
+            return ""
+        html = render_to_string("runs/run.html#run-row", {"item": run, "current_run_id": self.run_id})
+        if run_id == self.run_id:
+            context = {"run": run, "group": self.group_mode, "counts": chat.run_counts(run)}
+            html += render_to_string("runs/run.html#run-header", context)
+            html += render_to_string("runs/run.html#run-details", context)
+        return html
+
+    # ---- what the page sends ----
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict) or content.get("type") != "answer":
+            await self.send_json({"type": "error", "message": "Unknown message type"})
+            return
+        request_id = content.get("requestId")
+        if not isinstance(request_id, str):
+            await self.send_json({"type": "answer.rejected", "requestId": None, "message": "requestId is missing"})
+            return
+        try:
+            await answers.answer(
+                self.run_id, request_id, content.get("blocks"), content.get("structured"), answered_by=self.who()
+            )
+        except answers.AnswerRejected as exc:
+            await self.send_json(
+                {"type": "answer.rejected", "requestId": request_id, "message": exc.message, "errors": exc.errors}
+            )
+            return
+        await self.send_json({"type": "answer.accepted", "requestId": request_id})
+
+    def who(self):
+        user = self.scope.get("user")
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user.get_username()
+        client = self.scope.get("client") or ("?", 0)
+        return f"anonymous ({client[0]})"

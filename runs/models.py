@@ -1,3 +1,5 @@
+import hashlib
+
 from django.db import models
 from django.utils import timezone
 
@@ -141,3 +143,8 @@ class InputRequest(models.Model):
 
     def __str__(self):
         return f"{self.agent_name or self.agent_id} asks ({self.status})"
+
+    @property
+    def schema_dom_id(self):
+        """HTML id of the JSON script holding the schema (request ids may hold any character)."""
+        return "schema-" + hashlib.sha1(self.request_id.encode()).hexdigest()[:12]

@@ -1,3 +1,18 @@
-from django.urls import path
+from django.urls import path, re_path
 
-urlpatterns = []
+from . import views
+
+# Run ids are the client's: any character but "/" (runs/<id>/ pages take them whole).
+RUN = r"(?P<run_id>[^/]+)"
+
+urlpatterns = [
+    re_path(rf"^runs/{RUN}/older/$", views.older, name="run-older"),
+    re_path(rf"^runs/{RUN}/details/$", views.run_details, name="run-details"),
+    re_path(rf"^runs/{RUN}/delete/$", views.delete_run, name="run-delete"),
+    re_path(rf"^runs/{RUN}/replies/(?P<reply_pk>\d+)/earlier/$", views.earlier_messages, name="reply-earlier"),
+    re_path(rf"^runs/{RUN}/messages/(?P<message_pk>\d+)/$", views.message_inspector, name="message-inspector"),
+    re_path(rf"^runs/{RUN}/messages/(?P<message_pk>\d+)/media/(?P<path>[0-9.]+)$", views.message_media, name="message-media"),
+    re_path(r"^projects/(?P<project_name>.+)/runs/more/$", views.run_list_more, name="run-list-more"),
+    re_path(rf"^projects/(?P<project_name>.+)/runs/{RUN}/$", views.run_page, name="run"),
+    re_path(r"^projects/(?P<project_name>.+)/$", views.run_page, name="project"),
+]

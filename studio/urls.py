@@ -18,6 +18,6 @@ urlpatterns = [
     re_path(r"^(?:/+)?trpc/(?P<procedure>[^/]*)/?$", unknown_procedure),
     re_path(r"^(?:/+)?v1/", include("traces.urls")),
     path("admin/", admin.site.urls),
-    path("", include("runs.urls")),
     path("", include("projects.urls")),
+    path("", include("runs.urls")),
 ]

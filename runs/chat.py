@@ -1,0 +1,110 @@
+"""What the chat view shows: a bounded window of a run, newest last.
+
+Nothing here grows with the size of the run: a page is at most REPLIES_PER_PAGE replies with
+at most MESSAGES_PER_REPLY messages each (or MESSAGES_PER_PAGE single messages), fetched in a
+fixed number of queries. Older parts load on scroll.
+"""
+
+from django.db.models import Count, F, Window
+from django.db.models.functions import RowNumber
+
+from .models import InputRequest, Message, Reply
+
+REPLIES_PER_PAGE = 20
+MESSAGES_PER_REPLY = 20
+MESSAGES_PER_PAGE = 50
+
+GROUP_BY_REPLY = "reply"
+GROUP_BY_MESSAGE = "message"
+
+
+def replies_page(run, before=None):
+    """The newest replies older than `before` (a reply pk), oldest first, with their newest messages."""
+    replies = Reply.objects.filter(run=run).annotate(message_count=Count("messages"))
+    if before is not None:
+        replies = replies.filter(pk__lt=before)
+    replies = list(replies.order_by("-pk")[: REPLIES_PER_PAGE + 1])
+    has_older = len(replies) > REPLIES_PER_PAGE
+    replies = replies[:REPLIES_PER_PAGE][::-1]
+    attach_messages(replies)
+    return replies, has_older
+
+
+def attach_messages(replies):
+    """Give each reply `.shown` (its newest messages, in order) and `.hidden_count`."""
+    if not replies:
+        return
+    newest = Window(RowNumber(), partition_by=F("reply_id"), order_by=F("pk").desc())
+    rows = (
+        Message.objects.filter(reply__in=[r.pk for r in replies])
+        .annotate(newest_rank=newest)
+        .filter(newest_rank__lte=MESSAGES_PER_REPLY)
+        .order_by("pk")
+    )
+    by_reply = {r.pk: r for r in replies}
+    for reply in replies:
+        reply.shown = []
+    for message in rows:
+        reply = by_reply[message.reply_id]
+        message.reply = reply
+        reply.shown.append(message)
+    for reply in replies:
+        count = getattr(reply, "message_count", len(reply.shown))
+        reply.hidden_count = max(count - len(reply.shown), 0)
+
+
+def earlier_messages(reply, before):
+    """Up to MESSAGES_PER_PAGE messages of a reply older than `before`, in order."""
+    messages = list(reply.messages.filter(pk__lt=before).order_by("-pk")[: MESSAGES_PER_PAGE + 1])
+    has_older = len(messages) > MESSAGES_PER_PAGE
+    messages = messages[:MESSAGES_PER_PAGE][::-1]
+    for message in messages:
+        message.reply = reply
+    return messages, has_older
+
+
+def messages_page(run, before=None):
+    """Single-message view: the newest messages older than `before` (a message pk), oldest first."""
+    messages = Message.objects.filter(run=run).select_related("reply")
+    if before is not None:
+        messages = messages.filter(pk__lt=before)
+    messages = list(messages.order_by("-pk")[: MESSAGES_PER_PAGE + 1])
+    has_older = len(messages) > MESSAGES_PER_PAGE
+    return messages[:MESSAGES_PER_PAGE][::-1], has_older
+
+
+def pending_requests(run):
+    return list(run.input_requests.filter(status=InputRequest.Status.PENDING).order_by("pk"))
+
+
+def run_counts(run):
+    """Replies, messages and tool calls of a run, for the details panel."""
+    from django.db import connection
+
+    counts = {
+        "replies": Reply.objects.filter(run=run).count(),
+        "messages": Message.objects.filter(run=run).count(),
+    }
+    counts["tool_calls"] = count_tool_calls(run, connection.vendor)
+    return counts
+
+
+def count_tool_calls(run, vendor):
+    """tool_use blocks across the run's messages, counted in the database."""
+    from django.db import connection
+
+    table = Message._meta.db_table
+    if vendor == "postgresql":
+        sql = (
+            f"SELECT COUNT(*) FROM {table} m, jsonb_array_elements("
+            f"CASE WHEN jsonb_typeof(m.content) = 'array' THEN m.content ELSE '[]'::jsonb END) b "
+            f"WHERE m.run_id = %s AND b->>'type' = 'tool_use'"
+        )
+    else:
+        sql = (
+            f"SELECT COUNT(*) FROM {table} m, json_each(CASE WHEN json_type(m.content) = 'array' "
+            f"THEN m.content ELSE '[]' END) b WHERE m.run_id = %s AND json_extract(b.value, '$.type') = 'tool_use'"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run.pk])
+        return cursor.fetchone()[0]

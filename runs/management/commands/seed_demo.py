@@ -1,0 +1,103 @@
+"""Fill the studio with a realistic demo project, through the same code the agents' calls use."""
+
+import base64
+import struct
+import uuid
+import zlib
+
+from django.core.management.base import BaseCommand
+
+from runs import recording
+
+
+
+def _png(width=48, height=32):
+    """A small gradient PNG made here, so media blocks show without any file or network."""
+    rows = b"".join(
+        b"\x00" + bytes(c for x in range(width) for c in (40 + 4 * x, 80 + 4 * y, 200)) for y in range(height)
+    )
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+PNG = base64.b64encode(_png()).decode()
+
+
+class Command(BaseCommand):
+    help = "Create a demo project with runs, replies, every content block type and a pending input request."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", default="Demo: travel assistant")
+
+    def handle(self, *args, **options):
+        project = options["project"]
+        finished = self.run(project, "plan-trip (yesterday)", waiting=False)
+        live = self.run(project, "plan-trip", waiting=True)
+        self.stdout.write(self.style.SUCCESS(f"Demo project '{project}' with runs {finished} and {live}."))
+
+    def run(self, project, name, waiting):
+        run_id = uuid.uuid4().hex[:22]
+        recording.register_run({"id": run_id, "project": project, "name": name, "pid": 4242, "status": "running",
+                                "timestamp": "2026-11-24 09:00:00.000"})
+
+        def push(reply_id, reply_name, reply_role, msg_name, msg_role, content, metadata=None):
+            msg = {"id": uuid.uuid4().hex[:22], "name": msg_name, "role": msg_role, "content": content,
+                   "metadata": metadata or {}, "timestamp": "2026-11-24 09:00:01.000"}
+            recording.push_message({"runId": run_id, "replyId": reply_id, "replyName": reply_name,
+                                    "replyRole": reply_role, "msg": msg})
+
+        push("u1", "user", "user", "user", "user", "Plan a weekend in **Lisbon** for two, under €600.")
+        reply = "a1"
+        push(reply, "Friday", "assistant", "Friday", "assistant", [
+            {"type": "thinking", "thinking": "The user wants a budget trip. I should check the weather and hotel prices first."},
+            {"type": "text", "text": "Let me check the weather and a few hotels."},
+            {"type": "tool_use", "id": "call_weather", "name": "get_weather", "input": {"city": "Lisbon", "days": 2}},
+        ])
+        push(reply, "Friday", "assistant", "system", "system", [
+            {"type": "tool_result", "id": "call_weather", "name": "get_weather",
+             "output": [{"type": "text", "text": "Saturday: sunny, 22°C\nSunday: cloudy, 19°C"}]},
+        ])
+        push(reply, "Friday", "assistant", "Friday", "assistant", [
+            {"type": "tool_use", "id": "call_hotels", "name": "search_hotels", "input": {"city": "Lisbon", "max_price": 120}},
+        ])
+        push(reply, "Friday", "assistant", "system", "system", [
+            {"type": "tool_result", "id": "call_hotels", "name": "search_hotels",
+             "output": '[{"name": "Casa Alfama", "price": 95}, {"name": "Baixa Loft", "price": 110}]'},
+        ])
+        push(reply, "Friday", "assistant", "Friday", "assistant", [
+            {"type": "text", "text": (
+                "Here is a plan:\n\n| Day | Morning | Afternoon |\n|---|---|---|\n"
+                "| Sat | Alfama walk | Tram 28, *Belém* |\n| Sun | LX Factory | Sunset at `Miradouro` |\n\n"
+                "Hotel: **Casa Alfama** (€95/night). [Map](https://www.openstreetmap.org/#map=13/38.72/-9.14)")},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+            {"type": "image", "source": {"type": "url", "url": "https://upload.wikimedia.org/wikipedia/commons/3/3e/Lisbon.jpg"}},
+        ])
+        push("a2", "Critic", "assistant", "Critic", "assistant", [
+            {"type": "text", "text": "The budget holds: 2 nights × €95 + food ≈ €450."},
+            {"type": "audio", "source": {"type": "url", "url": "https://example.org/summary.mp3"}},
+            {"type": "video", "source": {"type": "url", "url": "https://example.org/lisbon.mp4"}},
+            {"type": "citation", "source": "Lonely Planet", "page": 42},
+        ])
+        push(None, "Friday", "assistant", "Friday", "assistant", "A note printed outside any reply.")
+        if waiting:
+            recording.request_user_input({"requestId": uuid.uuid4().hex[:22], "runId": run_id, "agentId": "u-1",
+                                          "agentName": "user", "structuredInput": None})
+            recording.request_user_input({
+                "requestId": uuid.uuid4().hex[:22], "runId": run_id, "agentId": "u-2", "agentName": "booking-form",
+                "structuredInput": {
+                    "title": "Booking", "type": "object", "required": ["travellers", "room"],
+                    "$defs": {"Room": {"type": "string", "enum": ["single", "double", "suite"], "title": "Room"}},
+                    "properties": {
+                        "travellers": {"type": "integer", "title": "Travellers", "default": 2, "description": "Adults"},
+                        "room": {"$ref": "#/$defs/Room"},
+                        "breakfast": {"type": "boolean", "title": "Breakfast", "default": True},
+                        "notes": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "title": "Notes"},
+                    },
+                },
+            })
+        else:
+            from runs.models import Run
+            Run.objects.filter(pk=run_id).update(status=Run.Status.FINISHED)
+        return run_id

@@ -1,0 +1,184 @@
+"""The run page and the fragments htmx loads into it."""
+
+import base64
+import binascii
+
+from django.db import transaction
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from projects.models import Project
+from studio import live
+
+from . import chat
+from .models import Message, Reply, Run
+
+RUNS_PER_PAGE = 50
+GROUP_COOKIE = "studio_group"
+
+
+def run_url(run):
+    return reverse("run", args=[run.project.name, run.pk])
+
+
+def _group_mode(request):
+    """?group= wins and is remembered in a cookie; else the cookie; else by reply."""
+    mode = request.GET.get("group") or request.COOKIES.get(GROUP_COOKIE) or chat.GROUP_BY_REPLY
+    return mode if mode in (chat.GROUP_BY_REPLY, chat.GROUP_BY_MESSAGE) else chat.GROUP_BY_REPLY
+
+
+def _int_param(request, name):
+    value = request.GET.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise Http404(f"{name} must be a number") from None
+
+
+def project_runs(project, query="", before=None):
+    runs = Run.objects.filter(project=project)
+    if query:
+        runs = runs.filter(name__icontains=query) | runs.filter(pk__icontains=query)
+    if before is not None:
+        runs = runs.filter(started_at__lt=before)
+    runs = list(runs.order_by("-started_at")[: RUNS_PER_PAGE + 1])
+    return runs[:RUNS_PER_PAGE], len(runs) > RUNS_PER_PAGE
+
+
+def run_page(request, project_name, run_id=None):
+    """A project's runs on the left; the chosen run's chat in the centre, its details on the right."""
+    project = get_object_or_404(Project, name=project_name)
+    run = None
+    if run_id is not None:
+        run = Run.objects.filter(pk=run_id).select_related("project").first()
+        if run is None:
+            raise Http404("No such run")
+        if run.project_id != project.pk:
+            return redirect(run_url(run))
+    query = request.GET.get("q", "").strip()
+    runs, more_runs = project_runs(project, query)
+    group = _group_mode(request)
+    context = {
+        "project": project, "run": run, "runs": runs, "more_runs": more_runs, "q": query, "group": group,
+        "current_run_id": run.pk if run else "",
+    }
+    if run is not None:
+        if group == chat.GROUP_BY_MESSAGE:
+            context["messages"], context["has_older"] = chat.messages_page(run)
+        else:
+            context["replies"], context["has_older"] = chat.replies_page(run)
+        context["pending"] = chat.pending_requests(run)
+    if request.htmx and request.htmx.target == "run-list":
+        return render(request, "runs/run.html#run-list", context)
+    response = render(request, "runs/run.html", context)
+    if "group" in request.GET:
+        response.set_cookie(GROUP_COOKIE, group, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+@require_GET
+def run_list_more(request, project_name):
+    """The next page of the sidebar's run list."""
+    project = get_object_or_404(Project, name=project_name)
+    before = request.GET.get("before")
+    try:
+        before = timezone.datetime.fromisoformat(before) if before else None
+    except ValueError:
+        return HttpResponseBadRequest("before must be an ISO time")
+    runs, more_runs = project_runs(project, request.GET.get("q", "").strip(), before)
+    current = request.GET.get("current", "")
+    context = {"project": project, "runs": runs, "more_runs": more_runs, "q": request.GET.get("q", ""), "current_run_id": current}
+    return render(request, "runs/run.html#run-rows", context)
+
+
+@require_GET
+def older(request, run_id):
+    """The chat page before the oldest one shown (loaded when the top comes into view)."""
+    run = get_object_or_404(Run, pk=run_id)
+    before = _int_param(request, "before")
+    group = _group_mode(request)
+    context = {"run": run, "group": group}
+    if group == chat.GROUP_BY_MESSAGE:
+        context["messages"], context["has_older"] = chat.messages_page(run, before)
+    else:
+        context["replies"], context["has_older"] = chat.replies_page(run, before)
+    return render(request, "runs/run.html#chat-page", context)
+
+
+@require_GET
+def earlier_messages(request, run_id, reply_pk):
+    reply = get_object_or_404(Reply, pk=reply_pk, run_id=run_id)
+    before = _int_param(request, "before")
+    messages, has_older = chat.earlier_messages(reply, before)
+    return render(request, "runs/run.html#earlier-messages", {"reply": reply, "messages": messages, "has_older": has_older, "run": reply.run})
+
+
+@require_GET
+def run_details(request, run_id):
+    run = get_object_or_404(Run.objects.select_related("project"), pk=run_id)
+    return render(request, "runs/run.html#run-details", {"run": run, "counts": chat.run_counts(run)})
+
+
+@require_GET
+def message_inspector(request, run_id, message_pk):
+    message = get_object_or_404(Message.objects.select_related("reply"), pk=message_pk, run_id=run_id)
+    return render(request, "runs/run.html#inspector", {"message": message})
+
+
+# Served with their own type only when it is a media type; anything else is a download.
+_INLINE_TYPES = ("image/", "audio/", "video/")
+
+
+@require_GET
+def message_media(request, run_id, message_pk, path):
+    """A base64 media block of a message, served as a file so the page stays small."""
+    message = get_object_or_404(Message, pk=message_pk, run_id=run_id)
+    block = _block_at(message.blocks, path)
+    source = block.get("source") if isinstance(block, dict) else None
+    if not isinstance(source, dict) or source.get("type") != "base64":
+        raise Http404("No base64 media at that place")
+    try:
+        data = base64.b64decode(source.get("data", ""), validate=False)
+    except (binascii.Error, ValueError):
+        raise Http404("The media data is not valid base64") from None
+    media_type = str(source.get("media_type") or "application/octet-stream")
+    if not media_type.startswith(_INLINE_TYPES) or media_type == "image/svg+xml":
+        media_type = "application/octet-stream"
+    response = HttpResponse(data, content_type=media_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    # Whatever the bytes are, they never run as a document of this origin.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _block_at(blocks, path):
+    """Block "3" or, inside a tool result, "3.1"."""
+    try:
+        indexes = [int(part) for part in path.split(".")]
+        block = blocks[indexes[0]]
+        for index in indexes[1:]:
+            block = block["output"][index]
+        return block
+    except (ValueError, IndexError, KeyError, TypeError):
+        raise Http404("No block at that place") from None
+
+
+@require_POST
+def delete_run(request, run_id):
+    run = get_object_or_404(Run, pk=run_id)
+    project = run.project
+    with transaction.atomic():
+        run.delete()
+        live.publish_on_commit(live.run_deleted(run_id, project.pk))
+    if request.htmx:
+        response = HttpResponse("")
+        if request.POST.get("current") == "1":
+            response["HX-Redirect"] = reverse("project", args=[project.name])
+        return response
+    return redirect("project", project.name)

@@ -1,0 +1,170 @@
+// Page behaviour htmx does not cover: theme, keyboard, chat scrolling, answering agents.
+(function () {
+  "use strict";
+  const root = document.documentElement;
+  const THEMES = ["auto", "light", "dark"];
+
+  document.getElementById("theme-toggle")?.addEventListener("click", () => {
+    const next = THEMES[(THEMES.indexOf(root.dataset.theme) + 1) % THEMES.length];
+    root.dataset.theme = next;
+    localStorage.setItem("studio-theme", next);
+    document.getElementById("theme-toggle").title = "Theme: " + next + " (click to switch)";
+  });
+
+  // ---- chat scrolling ----
+  const chat = document.getElementById("chat");
+  const jump = document.getElementById("jump-latest");
+  if (chat) {
+    chat.scrollTop = chat.scrollHeight;
+    chat.addEventListener("scroll", () => {
+      if (chat.scrollHeight - chat.scrollTop - chat.clientHeight < 40) jump?.setAttribute("hidden", "");
+    });
+    jump?.addEventListener("click", () => {
+      chat.scrollTo({ top: chat.scrollHeight, behavior: "smooth" });
+      jump.setAttribute("hidden", "");
+    });
+    // Older replies load above what the person is reading: keep it where it is.
+    document.body.addEventListener("htmx:beforeSwap", (e) => {
+      if (e.detail.target?.hasAttribute("data-keep-scroll")) chat.dataset.heightBefore = chat.scrollHeight;
+    });
+    document.body.addEventListener("htmx:afterSettle", () => {
+      if (chat.dataset.heightBefore) {
+        chat.scrollTop += chat.scrollHeight - Number(chat.dataset.heightBefore);
+        delete chat.dataset.heightBefore;
+      }
+    });
+  }
+
+  // ---- keyboard: j / k between replies, / to search ----
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, textarea, select, [contenteditable]") || e.metaKey || e.ctrlKey || e.altKey) return;
+    if (e.key === "/") {
+      const search = document.querySelector("[data-search]");
+      if (search) { e.preventDefault(); search.focus(); search.select(); }
+    } else if ((e.key === "j" || e.key === "k") && chat) {
+      const replies = Array.from(chat.querySelectorAll("[data-reply]"));
+      if (!replies.length) return;
+      let index = replies.findIndex((r) => r.classList.contains("focused"));
+      if (index === -1) index = e.key === "j" ? -1 : replies.length;
+      index = Math.max(0, Math.min(replies.length - 1, index + (e.key === "j" ? 1 : -1)));
+      replies.forEach((r) => r.classList.remove("focused"));
+      replies[index].classList.add("focused");
+      replies[index].scrollIntoView({ block: "nearest", behavior: "smooth" });
+      replies[index].focus({ preventScroll: true });
+    }
+  });
+
+  // ---- answering agents (docs/WEBSOCKET.md) ----
+  const MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024;
+  const pendingFiles = new WeakMap();
+
+  function setupForms(scope) {
+    scope.querySelectorAll("[data-answer-form]").forEach((form) => {
+      if (form.dataset.ready) return;
+      form.dataset.ready = "1";
+      pendingFiles.set(form, []);
+      const schemaHost = form.querySelector("[data-schema-form]");
+      if (schemaHost && window.SchemaForm) {
+        const schema = JSON.parse(document.getElementById(form.dataset.schemaId).textContent);
+        form.schemaForm = window.SchemaForm.render(schemaHost, schema);
+      }
+      const textarea = form.querySelector("textarea");
+      textarea.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+      });
+      form.querySelector("input[type=file]").addEventListener("change", (e) => addFiles(form, e.target));
+      form.addEventListener("submit", (e) => { e.preventDefault(); sendAnswer(form); });
+    });
+    scope.querySelectorAll("[data-ask-tab]").forEach((tab) => {
+      tab.addEventListener("click", () => {
+        const section = tab.closest(".asks");
+        section.querySelectorAll("[data-ask-tab]").forEach((t) => { t.classList.toggle("active", t === tab); t.setAttribute("aria-selected", t === tab); });
+        section.querySelectorAll("[data-answer-form]").forEach((f) => f.classList.toggle("active", f.id === "ask-" + tab.dataset.askTab));
+        section.querySelector("#ask-" + tab.dataset.askTab + " textarea")?.focus();
+      });
+    });
+  }
+
+  function showError(form, message) {
+    const box = form.querySelector("[data-form-error]");
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  function addFiles(form, input) {
+    const list = pendingFiles.get(form);
+    for (const file of input.files) {
+      if (file.size > MAX_ATTACHMENT_BYTES) {
+        showError(form, `${file.name} is ${(file.size / 1048576).toFixed(1)} MB: attachments can be at most ${MAX_ATTACHMENT_BYTES / 1048576} MB.`);
+        continue;
+      }
+      const kind = file.type.split("/")[0];
+      if (!["image", "audio", "video"].includes(kind)) { showError(form, `${file.name}: only images, audio and video can be attached.`); continue; }
+      list.push(file);
+    }
+    input.value = "";
+    renderAttachments(form);
+  }
+
+  function renderAttachments(form) {
+    const host = form.querySelector("[data-attachments]");
+    host.replaceChildren();
+    pendingFiles.get(form).forEach((file, i) => {
+      const chip = document.createElement("span");
+      chip.className = "chip";
+      chip.textContent = file.name + " ";
+      const remove = document.createElement("button");
+      remove.type = "button"; remove.textContent = "✕"; remove.title = "Remove";
+      remove.addEventListener("click", () => { pendingFiles.get(form).splice(i, 1); renderAttachments(form); });
+      chip.appendChild(remove);
+      host.appendChild(chip);
+    });
+  }
+
+  function readAsBase64(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).split(",", 2)[1]);
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(file);
+    });
+  }
+
+  async function sendAnswer(form) {
+    showError(form, "");
+    const text = form.querySelector("textarea").value;
+    const blocks = [];
+    if (text.trim()) blocks.push({ type: "text", text });
+    for (const file of pendingFiles.get(form)) {
+      blocks.push({ type: file.type.split("/")[0], source: { type: "base64", media_type: file.type, data: await readAsBase64(file) } });
+    }
+    let structured = null;
+    if (form.schemaForm) {
+      form.schemaForm.clearErrors();
+      structured = form.schemaForm.value();
+    } else if (!blocks.length) {
+      showError(form, "Write an answer or attach a file first.");
+      return;
+    }
+    const payload = { type: "answer", requestId: form.dataset.requestId, blocks, structured };
+    if (!window.studioLive.send(payload)) { showError(form, "Not connected to the studio: reconnecting, try again in a moment."); return; }
+    form.classList.add("sending");
+  }
+
+  document.addEventListener("studio:message", (e) => {
+    const data = e.detail;
+    const form = Array.from(document.querySelectorAll("[data-answer-form]")).find((f) => f.dataset.requestId === data.requestId);
+    if (data.type === "answer.rejected") {
+      if (!form) { alert(data.message); return; }
+      form.classList.remove("sending");
+      showError(form, data.message);
+      if (form.schemaForm && data.errors) form.schemaForm.showErrors(data.errors);
+    } else if (data.type === "answer.accepted" && form) {
+      form.classList.remove("sending");
+      form.classList.add("sent");
+    }
+  });
+
+  setupForms(document);
+  document.addEventListener("studio:live", (e) => setupForms(e.detail.parentNode || document));
+})();

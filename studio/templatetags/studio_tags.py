@@ -1,0 +1,117 @@
+"""Template filters for showing what agents send: Markdown made safe, JSON made readable.
+
+Everything here treats its input as hostile: Markdown is rendered with raw HTML disabled and
+then sanitized by nh3 (an allow-list; no script, no event handler, no javascript: URL), and
+media URLs must be http(s).
+"""
+
+import hashlib
+import json
+from urllib.parse import urlsplit
+
+import nh3
+from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from markdown_it import MarkdownIt
+
+register = template.Library()
+
+# Past this a text block is cut on the page (the raw JSON view still has all of it).
+MAX_TEXT_CHARS = 20_000
+MAX_JSON_CHARS = 20_000
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+    ["table", "strikethrough"]
+)
+_ALLOWED_TAGS = {
+    "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
+    "h1", "h2", "h3", "h4", "h5", "h6", "a", "img", "table", "thead", "tbody", "tr", "th", "td",
+}
+_ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"}}
+_URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def sanitize_html(html):
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+@register.filter
+def markdown(text):
+    """Markdown to sanitized HTML; overly long text is cut with a note."""
+    if not isinstance(text, str):
+        text = json.dumps(text, ensure_ascii=False)
+    note = ""
+    if len(text) > MAX_TEXT_CHARS:
+        note = f'<p class="cut">… {len(text) - MAX_TEXT_CHARS:,} more characters (see the raw message)</p>'
+        text = text[:MAX_TEXT_CHARS]
+    return mark_safe(sanitize_html(_markdown.render(text)) + note)
+
+
+@register.filter
+def pretty_json(value):
+    """Indented JSON, escaped; long values are cut."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    if len(text) > MAX_JSON_CHARS:
+        text = text[:MAX_JSON_CHARS] + f"\n… {len(text) - MAX_JSON_CHARS:,} more characters"
+    return escape(text)
+
+
+@register.filter
+def safe_media_url(url):
+    """The URL if it is http(s), else empty: no javascript:, data: or file: sources on the page."""
+    if not isinstance(url, str):
+        return ""
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return ""
+    return url.strip() if scheme in ("http", "https") else ""
+
+
+@register.filter
+def dom_id(value):
+    """A stable HTML id for a client-chosen id (run ids may hold any character)."""
+    return hashlib.sha1(str(value).encode()).hexdigest()[:12]
+
+
+@register.filter
+def duration(seconds):
+    if seconds is None:
+        return "—"
+    seconds = int(seconds.total_seconds() if hasattr(seconds, "total_seconds") else seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+@register.filter
+def block_type(block):
+    return block.get("type") if isinstance(block, dict) else "unknown"
+
+
+@register.filter
+def media_kind(block):
+    """'base64', 'url' or '' for a media block's source."""
+    source = block.get("source") if isinstance(block, dict) else None
+    return source.get("type", "") if isinstance(source, dict) else ""
+
+
+@register.filter
+def is_text(value):
+    return isinstance(value, str)
