@@ -2,18 +2,20 @@
 
 import base64
 import binascii
+import json
 
 from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
 from studio import live
 
-from . import chat
+from . import answers, chat
 from .models import Message, Reply, Run
 
 RUNS_PER_PAGE = 50
@@ -182,3 +184,30 @@ def delete_run(request, run_id):
             response["HX-Redirect"] = reverse("project", args=[project.name])
         return response
     return redirect("project", project.name)
+
+
+@csrf_exempt
+@require_POST
+async def answer_input(request, run_id, request_id):
+    """POST an answer as the page does (docs/WEBSOCKET.md): {"blocks": [...], "structured": {...}}.
+
+    JSON only: a cross-site form cannot send application/json without a CORS preflight, which
+    this server never grants, so no page elsewhere can answer an agent through a visitor.
+    """
+    if request.content_type != "application/json":
+        return JsonResponse({"error": "Content-Type must be application/json"}, status=415)
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return JsonResponse({"error": f"Invalid JSON: {exc}"}, status=400)
+    if not isinstance(body, dict):
+        return JsonResponse({"error": "The body must be a JSON object", "field": ""}, status=400)
+    blocks = body.get("blocks")
+    if blocks is None and isinstance(body.get("text"), str):
+        blocks = [{"type": "text", "text": body["text"]}]
+    try:
+        await answers.answer(run_id, request_id, blocks if blocks is not None else [], body.get("structured"),
+                             answered_by=body.get("by") if isinstance(body.get("by"), str) else "http")
+    except answers.AnswerRejected as exc:
+        return JsonResponse({"error": exc.message, "errors": exc.errors}, status=exc.status)
+    return JsonResponse({"ok": True, "requestId": request_id})

@@ -1,6 +1,7 @@
 import pytest
 
-from tests.support.server import ROOT, StudioServer
+from tests.support.browser import screenshot  # noqa: F401  (re-exported for tests)
+from tests.support.server import StudioServer
 
 
 @pytest.fixture(scope="session")
@@ -17,9 +18,6 @@ def fresh_studio(tmp_path):
     server = StudioServer(tmp_path / "studio-data")
     yield server
     server.stop()
-
-
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +41,3 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
-
-
-def screenshot(page, name):
-    """Saved under test-artifacts/ for a person to look at."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    return path

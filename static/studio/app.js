@@ -54,6 +54,16 @@
     }
   });
 
+  function toast(message, kind) {
+    const box = document.getElementById("toast");
+    box.textContent = message;
+    box.className = "toast " + (kind || "");
+    box.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
+  }
+  window.studioToast = toast;
+
   // ---- answering agents (docs/WEBSOCKET.md) ----
   const MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024;
   const pendingFiles = new WeakMap();
@@ -155,13 +165,16 @@
     const data = e.detail;
     const form = Array.from(document.querySelectorAll("[data-answer-form]")).find((f) => f.dataset.requestId === data.requestId);
     if (data.type === "answer.rejected") {
-      if (!form) { alert(data.message); return; }
+      if (!form) { toast(data.message, "error"); return; }
       form.classList.remove("sending");
       showError(form, data.message);
       if (form.schemaForm && data.errors) form.schemaForm.showErrors(data.errors);
-    } else if (data.type === "answer.accepted" && form) {
-      form.classList.remove("sending");
-      form.classList.add("sent");
+    } else if (data.type === "answer.accepted") {
+      form?.classList.remove("sending");
+      form?.classList.add("sent");
+      toast("Answer sent.", "ok");
+    } else if (data.type === "error") {
+      toast(data.message, "error");
     }
   });
 

@@ -1,0 +1,211 @@
+"""A person answers real agentscope UserAgents from the run page, in real Chromium."""
+
+import json
+import uuid
+
+import pytest
+import requests
+
+from tests.support.browser import screenshot
+from tests.support.agentscope_env import start_agent
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import query, wait_for
+
+pytestmark = pytest.mark.e2e
+PROJECT = "InputProject"
+
+
+@pytest.fixture
+def agents():
+    """Start agent scripts; whatever is still running at the end is stopped."""
+    started = []
+
+    def start(studio_url, mode, run_id=None):
+        run_id = run_id or uuid.uuid4().hex[:16]
+        process = start_agent("1.0.21", "input_user.py", studio_url, run_id, mode, env={"STUDIO_PROJECT": PROJECT})
+        process.run_id = run_id
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def answers_of(process, count=1, timeout=60):
+    """The ANSWER lines the agent printed, once it has printed `count` of them and exited."""
+    output, _ = process.communicate(timeout=timeout)
+    found = [json.loads(line[len("ANSWER "):]) for line in output.splitlines() if line.startswith("ANSWER ")]
+    assert len(found) == count, output
+    return found
+
+
+def pending_requests(server, run_id):
+    return query(server, "SELECT * FROM runs_inputrequest WHERE run_id = ? AND status = 'pending' ORDER BY id", run_id)
+
+
+def open_run(page, server, run_id):
+    page.goto(f"{server.url}/projects/{PROJECT}/runs/{run_id}/")
+    page.wait_for_selector("#live-status.on")
+
+
+def test_a_person_answers_a_plain_question_and_the_agent_continues_with_it(studio, page, agents):
+    agent = agents(studio.url, "plain")
+    wait_for(lambda: pending_requests(studio, agent.run_id), message="the input request")
+    open_run(page, studio, agent.run_id)
+    assert page.locator("#run-status").inner_text() == "Waiting for input"
+    box = page.locator("[data-answer-form].active textarea")
+    box.type("Hello from the page")
+    box.press("Shift+Enter")
+    box.type("second line")
+    screenshot(page, "input-plain-question")
+    box.press("Enter")
+
+    [answer] = answers_of(agent)
+    # agentscope stores a null structured answer as empty metadata.
+    assert answer == {"agent": "alice", "text": "Hello from the page\nsecond line", "metadata": {}}
+    # The agent pushes the user's message: it shows in the chat, and the form is gone.
+    page.locator(".reply.from-user", has_text="second line").wait_for()
+    assert page.locator("[data-answer-form]").count() == 0
+    [request] = query(studio, "SELECT * FROM runs_inputrequest WHERE run_id = ?", agent.run_id)
+    assert request["status"] == "delivered"
+    assert request["answered_by"].startswith("anonymous")
+
+
+def fill_booking(page, nights):
+    form = page.locator("[data-answer-form].active")
+    form.get_by_label("Guest").fill("Ada Lovelace")
+    form.get_by_label("Nights").fill(str(nights))
+    form.get_by_label("Room").select_option(label="suite")
+    form.get_by_label("Breakfast").check()
+    form.get_by_label("City").fill("Lisbon")
+    form.get_by_role("button", name="+ Add").click()
+    form.locator(".sf-item input").fill("late arrival")
+    return form
+
+
+def test_a_structured_form_is_checked_on_the_server_and_its_object_reaches_the_agent(studio, page, agents):
+    agent = agents(studio.url, "structured")
+    wait_for(lambda: pending_requests(studio, agent.run_id), message="the input request")
+    open_run(page, studio, agent.run_id)
+
+    form = fill_booking(page, nights=0)
+    form.get_by_role("button", name="Send").click()
+    error = form.locator('[data-path="nights"] .sf-error')
+    error.wait_for()
+    assert "minimum" in error.inner_text()
+    screenshot(page, "input-structured-form-error")
+    assert agent.poll() is None, "the agent must still be waiting"
+    assert len(pending_requests(studio, agent.run_id)) == 1
+
+    form.get_by_label("Nights").fill("3")
+    form.get_by_role("button", name="Send").click()
+    [answer] = answers_of(agent)
+    assert answer["metadata"] == {
+        "guest": "Ada Lovelace",
+        "nights": 3,
+        "room": "suite",
+        "breakfast": True,
+        "address": {"city": "Lisbon", "postcode": None},
+        "tags": ["late arrival"],
+    }
+
+
+def test_two_user_agents_waiting_in_one_run_are_both_answered(studio, page, agents):
+    agent = agents(studio.url, "two")
+    wait_for(lambda: len(pending_requests(studio, agent.run_id)) == 2, message="two input requests")
+    open_run(page, studio, agent.run_id)
+    tabs = page.locator("[data-ask-tab]")
+    assert sorted(tabs.all_inner_texts()) == ["A alice is waiting", "B bob is waiting"]
+    screenshot(page, "input-two-agents")
+
+    for name in ("alice", "bob"):
+        tabs.filter(has_text=name).click()
+        box = page.locator("[data-answer-form].active textarea")
+        box.fill(f"hi {name}")
+        box.press("Enter")
+        page.locator("[data-ask-tab]", has_text=name).wait_for(state="detached")
+
+    answers = answers_of(agent, count=2)
+    assert sorted((a["agent"], a["text"]) for a in answers) == [("alice", "hi alice"), ("bob", "hi bob")]
+
+
+def test_the_same_request_answered_from_two_tabs_is_taken_once(studio, browser, agents):
+    agent = agents(studio.url, "plain")
+    wait_for(lambda: pending_requests(studio, agent.run_id), message="the input request")
+    [request] = pending_requests(studio, agent.run_id)
+    first, second = (browser.new_context().new_page() for _ in range(2))
+    for tab in (first, second):
+        open_run(tab, studio, agent.run_id)
+
+    first.locator("[data-answer-form].active textarea").fill("first tab wins")
+    first.locator("[data-answer-form].active textarea").press("Enter")
+    # The other tab sees the request go away at once...
+    second.locator("[data-answer-form]").wait_for(state="detached")
+    # ...and an answer it sent at the same moment is refused with a message, changing nothing.
+    second.evaluate(
+        "id => window.studioLive.send({type: 'answer', requestId: id, blocks: [{type: 'text', text: 'late'}], structured: null})",
+        request["request_id"],
+    )
+    second.locator("#toast", has_text="already been answered").wait_for()
+
+    [answer] = answers_of(agent)
+    assert answer["text"] == "first tab wins"
+    [stored] = query(studio, "SELECT * FROM runs_inputrequest WHERE request_id = ?", request["request_id"])
+    assert json.loads(stored["answer_blocks"]) == [{"type": "text", "text": "first tab wins"}]
+
+
+def test_an_answer_to_an_unknown_request_is_refused_with_a_message(studio, page):
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "no questions", "pid": 1, "status": "running"})
+    open_run(page, studio, run_id)
+    page.evaluate("() => window.studioLive.send({type: 'answer', requestId: 'nope', blocks: [], structured: null})")
+    page.locator("#toast", has_text="no input request 'nope'").wait_for()
+
+    response = requests.post(f"{studio.url}/api/runs/{run_id}/inputs/nope/answer", json={"text": "hi"}, timeout=5)
+    assert response.status_code == 404
+    assert "no input request" in response.json()["error"]
+
+
+def test_an_answer_given_while_the_agent_is_disconnected_arrives_when_it_reconnects(studio, agents):
+    proxy = TcpProxy(studio.port)
+    try:
+        agent = agents(proxy.url, "plain")
+        wait_for(lambda: pending_requests(studio, agent.run_id), message="the input request")
+        [request] = pending_requests(studio, agent.run_id)
+
+        proxy.cut()
+        wait_for(lambda: query(studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0]["agent_sockets"] == 0,
+                 message="the server to see the agent gone")
+        response = requests.post(f"{studio.url}/api/runs/{agent.run_id}/inputs/{request['request_id']}/answer",
+                                 json={"blocks": [{"type": "text", "text": "while you were away"}]}, timeout=5)
+        assert response.status_code == 200, response.text
+        [stored] = query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?", request["request_id"])
+        assert stored["status"] == "answered"  # recorded, not yet delivered
+        proxy.resume()
+
+        [answer] = answers_of(agent)
+        assert answer["text"] == "while you were away"
+        wait_for(lambda: query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?",
+                               request["request_id"])[0]["status"] == "delivered", message="the agent's ack")
+    finally:
+        proxy.close()
+
+
+def test_a_server_restart_keeps_the_request_and_the_reconnected_agent_gets_the_answer(fresh_studio, page, agents):
+    fresh_studio.extra_env["STUDIO_DISCONNECT_GRACE"] = "30"
+    fresh_studio.start()
+    agent = agents(fresh_studio.url, "plain")
+    wait_for(lambda: pending_requests(fresh_studio, agent.run_id), message="the input request")
+
+    fresh_studio.restart()
+    wait_for(lambda: query(fresh_studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0]["agent_sockets"] == 1,
+             timeout=30, message="the agent to reconnect")
+    open_run(page, fresh_studio, agent.run_id)
+    box = page.locator("[data-answer-form].active textarea")
+    box.fill("after the restart")
+    box.press("Enter")
+    [answer] = answers_of(agent)
+    assert answer["text"] == "after the restart"

@@ -1,0 +1,25 @@
+"""Waiting for what a real server does in its own time, and reading its database."""
+
+import sqlite3
+import time
+
+
+def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def query(server, sql, *params):
+    """Rows of a read-only query against a test server's SQLite database."""
+    connection = sqlite3.connect(f"file:{server.data_dir / 'studio.sqlite3'}?mode=ro", uri=True, timeout=10)
+    try:
+        connection.row_factory = sqlite3.Row
+        return [dict(row) for row in connection.execute(sql, params)]
+    finally:
+        connection.close()
