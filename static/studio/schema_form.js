@@ -100,7 +100,7 @@
       const add = el("button", { type: "button", class: "small", text: "+ Add" });
       const addItem = (value) => {
         const row = el("div", { class: "sf-item" });
-        const built = build(s.items || {}, root, [...path, String(items.length)], true);
+        const built = build({ title: `Item ${items.length + 1}`, ...(s.items || {}) }, root, [...path, String(items.length)], false);
         const remove = el("button", { type: "button", class: "small ghost", text: "✕", title: "Remove" });
         const entry = { built, row };
         remove.addEventListener("click", () => { items.splice(items.indexOf(entry), 1); row.remove(); });
@@ -135,11 +135,13 @@
         host.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
       },
       showErrors(errors) {
+        let first = null;
         for (const [path, message] of Object.entries(errors)) {
           const field = host.querySelector(`[data-path="${CSS.escape(path)}"]`) || host.querySelector(".sf-object");
           const box = field?.querySelector(":scope > .sf-error") || field?.querySelector(".sf-error");
-          if (box) { box.textContent = message; box.hidden = false; field.classList.add("invalid"); }
+          if (box) { box.textContent = message; box.hidden = false; field.classList.add("invalid"); first = first || field; }
         }
+        first?.scrollIntoView({ block: "nearest" });
       },
     };
   }
