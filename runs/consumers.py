@@ -34,6 +34,16 @@ class RunConsumer(LivePageConsumer):
 
     # ---- what the page receives ----
 
+    # The details panel counts the whole run: refreshed at most about once a second while
+    # messages stream, and once more after the last one.
+    DETAILS_DELAY = 1.0
+
+    async def live_event(self, message):
+        await super().live_event(message)
+        event = message["event"]
+        if event.get("kind") in ("message", "input") and event.get("run") == self.run_id:
+            self.render_soon(("details", self.run_id), {"kind": "details", "run": self.run_id}, self.DETAILS_DELAY)
+
     def render(self, event):
         kind = event.get("kind")
         if kind == "run":
@@ -45,6 +55,9 @@ class RunConsumer(LivePageConsumer):
         if kind == "input":
             run = Run.objects.get(pk=self.run_id)
             return render_to_string("runs/run.html#input-requests", {"pending": chat.pending_requests(run)})
+        if kind == "details":
+            run = Run.objects.select_related("project").get(pk=self.run_id)
+            return render_to_string("runs/run.html#run-details", {"run": run, "counts": chat.run_counts(run)})
         if kind == "spans":
             from traces.live_render import render_spans_update
 

@@ -43,6 +43,10 @@ class Run(models.Model):
         return f"{self.name or self.id} ({self.project_id})"
 
     @property
+    def duration(self):
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
     def is_live(self):
         return self.status in (self.Status.RUNNING, self.Status.WAITING)
 

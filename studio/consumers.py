@@ -46,17 +46,22 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
 
     async def live_event(self, message):
         event = message["event"]
-        key = self.event_key(event)
+        self.render_soon(self.event_key(event), event)
+
+    def render_soon(self, key, event, delay=0.0):
+        """Render `event` now (or after `delay` seconds), unless a render of `key` is under way."""
         if key in self._busy:
             self._again[key] = event
             return
         self._busy.add(key)
-        task = asyncio.ensure_future(self._render_until_current(key, event))
+        task = asyncio.ensure_future(self._render_until_current(key, event, delay))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _render_until_current(self, key, event):
+    async def _render_until_current(self, key, event, delay=0.0):
         try:
+            if delay:
+                await asyncio.sleep(delay)
             while event is not None:
                 try:
                     html = await database_sync_to_async(self.render)(event)

@@ -7,7 +7,8 @@ from tests.support.server import StudioServer
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory):
     """One real Studio server (daphne runserver) for the session; tests use their own run ids."""
-    server = StudioServer(tmp_path_factory.mktemp("studio-data")).start()
+    # A short grace keeps "finished after the agent exits" quick to observe.
+    server = StudioServer(tmp_path_factory.mktemp("studio-data"), env={"STUDIO_DISCONNECT_GRACE": "3"}).start()
     yield server
     server.stop()
 

@@ -1,0 +1,121 @@
+"""The dashboard in real Chromium while the real agentscope client writes a run."""
+
+import uuid
+
+import pytest
+
+from tests.support.agentscope_env import start_agent
+from tests.support.browser import screenshot
+from tests.support.waiting import query, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def streaming_agent(studio, tmp_path):
+    """An agent registered in a project of its own, that streams once `go()` is called."""
+    project = f"Dashboard {uuid.uuid4().hex[:6]}"
+    run_id = uuid.uuid4().hex[:16]
+    go_file = tmp_path / "go"
+
+    class Agent:
+        pass
+
+    agent = Agent()
+    agent.project, agent.run_id = project, run_id
+    agent.start = lambda: setattr(agent, "process", start_agent(
+        "1.0.21", "dashboard_stream.py", studio.url, run_id, str(go_file), env={"STUDIO_PROJECT": project}))
+    agent.go = go_file.touch
+    agent.process = None
+    yield agent
+    if agent.process and agent.process.poll() is None:
+        agent.process.kill()
+    if agent.process:
+        agent.process.wait()
+
+
+def background(page):
+    return page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+
+def test_a_run_written_by_the_real_client_appears_and_fills_up_live(studio, page, streaming_agent):
+    agent = streaming_agent
+    page.goto(studio.url + "/")
+    page.wait_for_selector("#live-status.on")
+
+    # The projects page learns of the new project as the agent registers its run.
+    agent.start()
+    page.get_by_role("link", name=agent.project).click()
+    page.get_by_role("link", name="stream-demo").click()
+    page.wait_for_selector("#live-status.on")
+    assert page.locator(".run-row.current .badge").inner_text() == "Running"
+
+    # Record every text the streamed message shows, and any duplicate element id.
+    page.evaluate("""() => {
+        window.seenTexts = []; window.duplicates = 0;
+        new MutationObserver(() => {
+            const first = document.querySelector('.message .text');
+            if (first) window.seenTexts.push(first.innerText);
+            const ids = [...document.querySelectorAll('[id^=msg-]')].map(e => e.id);
+            if (new Set(ids).size !== ids.length) window.duplicates++;
+        }).observe(document.getElementById('chat'), {subtree: true, childList: true, characterData: true});
+    }""")
+    agent.go()
+    page.locator(".message", has_text="Done: sunny").wait_for(timeout=30_000)
+    screenshot(page, "run-page-live")
+
+    seen = page.evaluate("window.seenTexts")
+    assert "The weather" in seen and seen[-1] == "The weather in Paris is sunny and warm today"
+    assert page.evaluate("window.duplicates") == 0
+    reply = page.locator(".reply")
+    assert reply.count() == 1, "one agent reply, one bubble"
+    assert reply.locator(".message").count() == 4
+    assert reply.locator(".tool-use").inner_text().count("get_weather") == 1
+    assert "sunny, 25°C" in reply.locator(".tool-result").inner_text()
+
+    # One bubble per message; the choice survives a reload.
+    page.get_by_role("link", name="By message").click()
+    assert page.locator(".reply").count() == 4
+    page.reload()
+    assert page.locator(".segmented .active").inner_text() == "By message"
+    page.get_by_role("link", name="By reply").click()
+    assert page.locator(".reply").count() == 1
+
+    # The theme follows the toggle (auto → light → dark).
+    light = background(page)
+    page.locator("#theme-toggle").click()
+    page.locator("#theme-toggle").click()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert background(page) != light
+    screenshot(page, "run-page-dark")
+
+    # The run ends when the agent process exits (after the grace period).
+    agent.process.wait(timeout=30)
+    page.locator("#run-status", has_text="Finished").wait_for(timeout=20_000)
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator(".run-row.current button[title='Delete run']").click()
+    page.wait_for_url(f"**/projects/{agent.project.replace(' ', '%20')}/")
+    assert page.locator(".run-row").count() == 0
+    assert query(studio, "SELECT id FROM runs_run WHERE id = ?", agent.run_id) == []
+
+
+def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
+    names = [f"Searchable {uuid.uuid4().hex[:6]}", f"Other {uuid.uuid4().hex[:6]}"]
+    for name in names:
+        studio.post("registerRun", {"id": uuid.uuid4().hex, "project": name, "name": "r", "pid": 1, "status": "running"})
+    page.goto(studio.url + "/")
+    page.keyboard.press("/")
+    page.keyboard.type(names[0][:12])
+    page.locator("#project-rows tr").first.wait_for()
+    wait_for(lambda: page.locator("#project-rows tr").count() == 1 or None, message="the filtered list")
+    assert names[0] in page.locator("#project-rows").inner_text()
+    screenshot(page, "projects-page-search")
+
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Delete").click()
+    page.locator("#project-rows tr").first.wait_for(state="detached")
+    assert "Delete project" in dialogs[0]
+    assert query(studio, "SELECT id FROM projects_project WHERE name = ?", names[0]) == []
+    assert query(studio, "SELECT id FROM projects_project WHERE name = ?", names[1]) != []

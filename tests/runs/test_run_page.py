@@ -1,0 +1,177 @@
+"""The run page: bounded work for big runs, and hostile content rendered inert."""
+
+import base64
+from html.parser import HTMLParser
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from projects.models import Project
+from runs.models import Message, Reply, Run
+
+pytestmark = pytest.mark.django_db
+
+
+def make_run(messages=10, messages_per_reply=5, project="Big", run_id="big-run"):
+    project, _ = Project.objects.get_or_create(name=project)
+    run = Run.objects.create(id=run_id, project=project, name=run_id)
+    now = timezone.now()
+    replies = Reply.objects.bulk_create(
+        Reply(run=run, reply_id=f"r{i}", name="Friday", role="assistant", created_at=now, updated_at=now)
+        for i in range((messages + messages_per_reply - 1) // messages_per_reply)
+    )
+    Message.objects.bulk_create(
+        Message(run=run, reply=replies[i // messages_per_reply], msg_id=f"m{i}", name="Friday", role="assistant",
+                content=[{"type": "text", "text": f"message number {i} " + "lorem ipsum " * 20},
+                         {"type": "tool_use", "id": f"c{i}", "name": "search", "input": {"q": i}}],
+                metadata={}, created_at=now, updated_at=now)
+        for i in range(messages)
+    )
+    return run
+
+
+def page_url(run):
+    return reverse("run", args=[run.project.name, run.pk])
+
+
+def count_queries(client, url, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured), response
+
+
+@pytest.mark.parametrize("group", ["reply", "message"])
+def test_a_run_with_10000_messages_opens_with_the_same_queries_and_a_bounded_page(client, group, django_assert_max_num_queries):
+    small = make_run(messages=10, run_id="small-run", project="Small")
+    big = make_run(messages=10_000, run_id="big-run", project="Big")
+    small_queries, _ = count_queries(client, page_url(small) + f"?group={group}", django_assert_max_num_queries)
+    big_queries, response = count_queries(client, page_url(big) + f"?group={group}", django_assert_max_num_queries)
+
+    assert big_queries == small_queries <= 12
+    assert len(response.content) < 300_000
+    html = response.content.decode()
+    assert "message number 9999 " in html  # the newest is on the page...
+    assert "message number 0 " not in html  # ...the oldest loads on scroll
+    assert reverse("run-older", args=[big.pk]) in html
+
+
+def test_older_replies_load_before_the_oldest_shown(client):
+    run = make_run(messages=200, messages_per_reply=5)
+    first_page = client.get(page_url(run)).content.decode()
+    oldest_shown = run.replies.order_by("-pk")[19]
+    assert f'id="reply-{oldest_shown.pk}"' in first_page
+    older = client.get(reverse("run-older", args=[run.pk]) + f"?before={oldest_shown.pk}").content.decode()
+    assert f'id="reply-{oldest_shown.pk - 1}"' in older
+    assert f'id="reply-{oldest_shown.pk}"' not in older
+
+
+def test_a_reply_with_thousands_of_messages_shows_its_newest_and_offers_the_rest(client):
+    run = make_run(messages=3000, messages_per_reply=3000)
+    html = client.get(page_url(run)).content.decode()
+    assert "Show 2980 earlier messages of this reply" in html
+    assert html.count('class="message role-assistant"') == 20
+
+
+class TagCollector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+HOSTILE = [
+    {"type": "text", "text": "<script>window.pwned=1</script> <img src=x onerror=window.pwned=1> "
+                             "[click](javascript:window.pwned=1) <a href='javascript:alert(1)'>raw</a> "
+                             "![img](javascript:alert(1)) <iframe src=//evil></iframe>"},
+    {"type": "thinking", "thinking": "<svg onload=alert(1)>"},
+    {"type": "image", "source": {"type": "url", "url": "javascript:alert(1)"}},
+    {"type": "video", "source": {"type": "url", "url": "data:text/html,<script>alert(1)</script>"}},
+    {"type": "audio", "source": {"type": "base64", "media_type": "text/html", "data": base64.b64encode(b"<script>alert(1)</script>").decode()}},
+    {"type": "tool_use", "id": "x\"><script>alert(1)</script>", "name": "<b onmouseover=alert(1)>t</b>", "input": {"k": "</pre><script>alert(1)</script>"}},
+    {"type": "tool_result", "id": "y", "name": "n", "output": "<img src=x onerror=alert(1)>"},
+    {"type": "<script>", "payload": "<script>alert(1)</script>"},
+    {"type": "text", "text": "A" * 500_000},
+]
+
+
+def hostile_run():
+    project = Project.objects.create(name="<script>alert('project')</script>")
+    run = Run.objects.create(id="hostile", project=project, name="<img src=x onerror=alert('run')>")
+    reply = Reply.objects.create(run=run, reply_id="r", name="<b onclick=alert(1)>Mallory</b>", role="assistant")
+    message = Message.objects.create(run=run, reply=reply, msg_id="m", name="<script>x</script>", role="assistant",
+                                     content=HOSTILE, metadata={"<script>": "<img src=x onerror=alert(1)>"})
+    return run, message
+
+
+@pytest.mark.parametrize("group", ["reply", "message"])
+def test_hostile_content_renders_as_inert_text(client, group):
+    run, message = hostile_run()
+    response = client.get(page_url(run) + f"?group={group}")
+    assert response.status_code == 200
+    inspector = client.get(reverse("message-inspector", args=[run.pk, message.pk]))
+    for html in (response.content.decode(), inspector.content.decode()):
+        collector = TagCollector()
+        collector.feed(html)
+        for tag, attrs in collector.tags:
+            assert tag not in ("iframe", "svg", "object", "embed")
+            if tag == "script":
+                assert attrs.get("src", "").startswith("/static/") or attrs.get("type") == "application/json" or not attrs, attrs
+            for name, value in attrs.items():
+                assert not name.startswith("on"), (tag, attrs)
+                if name in ("href", "src", "hx-get", "hx-post"):
+                    assert not (value or "").strip().lower().startswith(("javascript:", "data:")), (tag, attrs)
+        assert "<script>alert" not in html and "<script>window" not in html and "<script>x" not in html
+    # The huge string is cut on the page, not sent whole.
+    assert len(response.content) < 100_000
+
+
+def test_base64_media_is_served_only_as_media_and_never_runs_as_a_page(client):
+    run, message = hostile_run()
+    response = client.get(reverse("message-media", args=[run.pk, message.pk, "4"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_base64_image_is_served_with_its_type(client):
+    run = make_run(messages=1)
+    message = run.messages.get()
+    message.content = [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(b"\x89PNG fake").decode()}}]
+    message.save()
+    html = client.get(page_url(run)).content.decode()
+    src = reverse("message-media", args=[run.pk, message.pk, "0"])
+    assert f'src="{src}"' in html
+    response = client.get(src)
+    assert response["Content-Type"] == "image/png" and response.content == b"\x89PNG fake"
+
+
+def test_an_unknown_run_is_a_404_and_a_run_under_another_project_redirects(client):
+    run = make_run(messages=1)
+    assert client.get(reverse("run", args=[run.project.name, "nope"])).status_code == 404
+    Project.objects.create(name="Elsewhere")
+    response = client.get(reverse("run", args=["Elsewhere", run.pk]))
+    assert response.status_code == 302 and response["Location"] == page_url(run)
+
+
+def test_deleting_a_run_removes_it_with_its_messages(client):
+    run = make_run(messages=30)
+    response = client.post(reverse("run-delete", args=[run.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert not Run.objects.filter(pk=run.pk).exists()
+    assert Message.objects.count() == 0
+
+
+def test_the_details_panel_counts_replies_messages_and_tool_calls(client):
+    run = make_run(messages=12, messages_per_reply=4)
+    html = client.get(reverse("run-details", args=[run.pk])).content.decode()
+    assert "<dt>Replies</dt><dd>3</dd>" in html
+    assert "<dt>Messages</dt><dd>12</dd>" in html
+    assert "<dt>Tool calls</dt><dd>12</dd>" in html
