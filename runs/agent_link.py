@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/python"
 
 if settings.REDIS_URL:
-    _manager = socketio.AsyncRedisManager(settings.REDIS_URL, channel="studio-socketio")
+    _manager = socketio.AsyncRedisManager(settings.REDIS_URL, channel=f"{settings.REDIS_PREFIX}-socketio")
 else:
     _manager = None
 sio = socketio.AsyncServer(
@@ -35,6 +35,17 @@ sio = socketio.AsyncServer(
     # Agents send large messages over HTTP, not here; keep frames small.
     max_http_buffer_size=1_000_000,
 )
+
+
+def start_manager():
+    """Start listening to the other workers now, not at this worker's first agent connection.
+
+    python-socketio starts its Redis listener lazily; a worker that only serves browsers would
+    otherwise never hear an agent's acknowledgement that another worker relays back to it.
+    """
+    if not sio.manager_initialized:
+        sio.manager_initialized = True
+        sio.manager.initialize()
 
 
 def run_room(run_id):

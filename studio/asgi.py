@@ -41,6 +41,7 @@ class StudioApp(socketio.ASGIApp):
                 # One process: no socket of the previous one survived its restart. (With Redis,
                 # several workers share the database; one starting must not reset the others'.)
                 await database_sync_to_async(agent_link.forget_sockets_of_previous_process)()
+            agent_link.start_manager()
             agent_link.sio.start_background_task(agent_link.sweep_forever)
         await super().__call__(scope, receive, send)
 

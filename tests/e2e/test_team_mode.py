@@ -1,0 +1,82 @@
+"""Team mode: two uvicorn workers on PostgreSQL and Redis. The agent talks to one worker, the
+person's browser to the other; messages and answers cross between them."""
+
+import json
+import uuid
+
+import psycopg
+import pytest
+
+from tests.support.agentscope_env import start_agent
+from tests.support.server import StudioServer
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def database():
+    name = f"studio_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield f"{POSTGRES}/{name}"
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def workers(database, tmp_path):
+    env = {"DATABASE_URL": database, "REDIS_URL": REDIS, "STUDIO_REDIS_PREFIX": f"test{uuid.uuid4().hex[:8]}",
+           "STUDIO_DISCONNECT_GRACE": "2"}
+    servers = [StudioServer(tmp_path / f"worker{i}", env=dict(env), server="uvicorn") for i in range(2)]
+    for server in servers:
+        server.start()
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def sql(database, statement, *params):
+    with psycopg.connect(database) as connection:
+        return connection.execute(statement, params).fetchall()
+
+
+def test_messages_and_answers_cross_between_workers(workers, database, page, tmp_path):
+    agent_side, person_side = workers
+    run_id = uuid.uuid4().hex[:16]
+    go = tmp_path / "go"
+    streamer = start_agent("1.0.21", "dashboard_stream.py", agent_side.url, run_id, str(go), env={"STUDIO_PROJECT": "Team"})
+    try:
+        wait_for(lambda: sql(database, "SELECT id FROM runs_run WHERE id = %s", run_id), message="the run")
+        page.goto(f"{person_side.url}/projects/Team/runs/{run_id}/")
+        page.wait_for_selector("#live-status.on")
+        go.touch()
+        # Pushed to worker 1, shown live by worker 2 through Redis.
+        page.locator(".message", has_text="Done: sunny").wait_for(timeout=30_000)
+        assert page.locator(".reply .message").count() == 4
+        streamer.wait(timeout=30)
+        page.locator("#run-status", has_text="Finished").wait_for(timeout=20_000)
+    finally:
+        streamer.kill()
+
+    asker_run = uuid.uuid4().hex[:16]
+    asker = start_agent("1.0.21", "input_user.py", agent_side.url, asker_run, "plain", env={"STUDIO_PROJECT": "Team"})
+    try:
+        wait_for(lambda: sql(database, "SELECT 1 FROM runs_inputrequest WHERE run_id = %s", asker_run), message="the request")
+        page.goto(f"{person_side.url}/projects/Team/runs/{asker_run}/")
+        box = page.locator("[data-answer-form].active textarea")
+        box.fill("answered on the other worker")
+        box.press("Enter")
+        output, _ = asker.communicate(timeout=30)
+    finally:
+        asker.kill()
+    answers = [json.loads(line[7:]) for line in output.splitlines() if line.startswith("ANSWER ")]
+    assert [a["text"] for a in answers] == ["answered on the other worker"], output
+    wait_for(lambda: sql(database, "SELECT status FROM runs_inputrequest WHERE run_id = %s", asker_run) == [("delivered",)],
+             message="the ack to come back across workers")
+
+    # The details panel's tool-call count runs on PostgreSQL's JSON functions too.
+    details = page.request.get(f"{person_side.url}/runs/{run_id}/details/").text()
+    assert "<dt>Tool calls</dt><dd>1</dd>" in details
