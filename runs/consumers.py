@@ -54,7 +54,7 @@ class RunConsumer(LivePageConsumer):
             return self.render_message(event["message"])
         if kind == "input":
             run = Run.objects.get(pk=self.run_id)
-            return render_to_string("runs/run.html#input-requests", {"pending": chat.pending_requests(run)})
+            return render_to_string("runs/run.html#input-requests", {"run": run, "pending": chat.pending_requests(run)})
         if kind == "details":
             run = Run.objects.select_related("project").get(pk=self.run_id)
             return render_to_string("runs/run.html#run-details", {"run": run, "counts": chat.run_counts(run)})
@@ -96,6 +96,8 @@ class RunConsumer(LivePageConsumer):
             context = {"run": run, "group": self.group_mode, "counts": chat.run_counts(run)}
             html += render_to_string("runs/run.html#run-header", context)
             html += render_to_string("runs/run.html#run-details", context)
+            if run.input_requests.filter(status="pending").exists():
+                html += render_to_string("runs/run.html#input-requests", {"run": run, "pending": chat.pending_requests(run)})
         return html
 
     # ---- what the page sends ----

@@ -77,10 +77,22 @@
     }
   }
 
+  // Updates sent while the socket was down are lost: reload, unless the person is writing.
+  function catchUp() {
+    const writing = Array.from(document.querySelectorAll("textarea")).some((t) => t.value.trim());
+    if (!writing) location.reload();
+    else window.studioToast?.("Reconnected. Reload the page to see what happened meanwhile.");
+  }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + url);
-    socket.onopen = () => { retry = 0; status?.classList.add("on"); status?.setAttribute("title", "Live"); };
+    socket.onopen = () => {
+      status?.classList.add("on");
+      status?.setAttribute("title", "Live");
+      if (retry > 0) catchUp();
+      retry = 0;
+    };
     socket.onmessage = onMessage;
     socket.onclose = (event) => {
       status?.classList.remove("on");

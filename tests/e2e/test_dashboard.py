@@ -73,6 +73,14 @@ def test_a_run_written_by_the_real_client_appears_and_fills_up_live(studio, page
     assert reply.locator(".tool-use").inner_text().count("get_weather") == 1
     assert "sunny, 25°C" in reply.locator(".tool-result").inner_text()
 
+    # A click shows the message's metadata and raw JSON on the right.
+    reply.locator(".message", has_text="Done: sunny").click()
+    page.locator("#inspector pre.json", has_text="Done: **sunny**").wait_for()
+
+    # j / k move between replies.
+    page.locator("body").press("j")
+    assert page.locator(".reply.focused").count() == 1
+
     # One bubble per message; the choice survives a reload.
     page.get_by_role("link", name="By message").click()
     assert page.locator(".reply").count() == 4

@@ -1,5 +1,6 @@
 """A person answers real agentscope UserAgents from the run page, in real Chromium."""
 
+import base64
 import json
 import uuid
 
@@ -209,3 +210,31 @@ def test_a_server_restart_keeps_the_request_and_the_reconnected_agent_gets_the_a
     box.press("Enter")
     [answer] = answers_of(agent)
     assert answer["text"] == "after the restart"
+
+
+def test_an_image_can_be_attached_and_an_oversized_file_is_refused_with_a_message(studio, page, agents):
+    agent = agents(studio.url, "plain")
+    wait_for(lambda: pending_requests(studio, agent.run_id), message="the input request")
+    open_run(page, studio, agent.run_id)
+    form = page.locator("[data-answer-form].active")
+    picker = form.locator("input[type=file]")
+
+    picker.set_input_files({"name": "huge.mp4", "mimeType": "video/mp4", "buffer": b"\0" * (9 * 1024 * 1024)})
+    assert "at most 8 MB" in form.locator("[data-form-error]").inner_text()
+    picker.set_input_files({"name": "pixel.png", "mimeType": "image/png", "buffer": PNG})
+    assert form.locator(".chip").inner_text().startswith("pixel.png")
+    form.locator("textarea").fill("see the picture")
+    form.locator("textarea").press("Enter")
+
+    [answer] = answers_of(agent)
+    assert answer["text"] == "see the picture"
+    assert answer["media"] == [{"type": "image", "media_type": "image/png", "bytes": len(base64.b64encode(PNG))}]
+    # The agent's echo of the answer shows the image in the chat, served from the studio.
+    image = page.locator(".reply.from-user img")
+    image.wait_for()
+    assert "/media/" in image.get_attribute("src")
+
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)

@@ -38,7 +38,13 @@ class Booking(BaseModel):
 
 
 def report(agent, msg):
-    print("ANSWER " + json.dumps({"agent": agent, "text": msg.get_text_content(), "metadata": msg.metadata}), flush=True)
+    blocks = msg.content if isinstance(msg.content, list) else [{"type": "text", "text": msg.content}]
+    media = [{"type": b["type"], "media_type": b["source"].get("media_type"), "bytes": len(b["source"].get("data", ""))}
+             for b in blocks if b.get("type") in ("image", "audio", "video")]
+    answer = {"agent": agent, "text": msg.get_text_content(), "metadata": msg.metadata}
+    if media:
+        answer["media"] = media
+    print("ANSWER " + json.dumps(answer), flush=True)
 
 
 async def ask(name, structured=False):
