@@ -4,9 +4,11 @@ Every write is an upsert on a unique key, so the client's re-sends (streaming ch
 a repeated registerRun) never duplicate anything. Live updates go out after commit.
 """
 
+import threading
+from collections import OrderedDict
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from projects.models import Project
@@ -23,6 +25,7 @@ def register_run(data):
     """Create or refresh a run (the client may register the same id again)."""
     now = timezone.now()
     with transaction.atomic():
+        recent.forget_run(data["id"])
         project, _ = Project.objects.get_or_create(name=data["project"])
         fields = {
             "project": project,
@@ -54,6 +57,7 @@ def _touch(run, now):
     if now - run.last_activity_at >= ACTIVITY_RESOLUTION:
         Run.objects.filter(pk=run.pk).update(last_activity_at=now)
         Project.objects.filter(pk=run.project_id).update(last_activity_at=now)
+        run.last_activity_at = now
 
 
 def _upsert_reply(run, reply_id, name, role, now):
@@ -67,39 +71,79 @@ def _upsert_reply(run, reply_id, name, role, now):
     return reply
 
 
+class _Recent:
+    """What this process learnt from recent pushes, so a streaming chunk costs one statement.
+
+    Runs (their project and last activity) and replies (their pk) are read or created on the
+    first push that names them, then remembered. A run deleted meanwhile (here or by another
+    worker) makes the insert fail its foreign key at commit; the push is then retried without
+    these shortcuts and answers 404 like any unknown run.
+    """
+
+    def __init__(self, size=5000):
+        self.size = size
+        self.runs = OrderedDict()
+        self.replies = OrderedDict()
+        self.lock = threading.Lock()
+
+    def remember(self, table, key, value):
+        with self.lock:
+            table[key] = value
+            table.move_to_end(key)
+            if len(table) > self.size:
+                table.popitem(last=False)
+
+    def forget_run(self, run_id):
+        with self.lock:
+            self.runs.pop(run_id, None)
+            for key in [key for key in self.replies if key[0] == run_id]:
+                del self.replies[key]
+
+
+recent = _Recent()
+
+
 def push_message(data):
     """Store a message by its msg.id: a re-send with the same id replaces the content."""
+    try:
+        return _push_message(data, trust_recent=True)
+    except IntegrityError:
+        recent.forget_run(data["runId"])
+        return _push_message(data, trust_recent=False)
+
+
+def _push_message(data, trust_recent):
     msg = data["msg"]
+    run_id = data["runId"]
     # A print() outside a reply has replyId null: the message is a reply of its own.
-    reply_id = data.get("replyId") or msg["id"]
+    reply_key = data.get("replyId") or msg["id"]
     # agentscope <= 1.0.8 sends name/role; before that, only the message knows.
     reply_name = data.get("replyName") or data.get("name") or msg.get("name") or ""
     reply_role = data.get("replyRole") or data.get("role") or msg.get("role") or ""
     now = timezone.now()
     with transaction.atomic():
-        run = _live_run(data["runId"])
-        reply = _upsert_reply(run, reply_id, reply_name, reply_role, now)
-        message = Message(
-            run=run,
-            reply=reply,
+        run = recent.runs.get(run_id) if trust_recent else None
+        if run is None:
+            run = _live_run(run_id)
+            recent.remember(recent.runs, run_id, run)
+        reply_pk = recent.replies.get((run_id, reply_key)) if trust_recent else None
+        if reply_pk is None:
+            reply_pk = _upsert_reply(run, reply_key, reply_name, reply_role, now).pk
+            recent.remember(recent.replies, (run_id, reply_key), reply_pk)
+        message_pk = Message.objects.upsert(
+            run_id=run_id,
+            reply_pk=reply_pk,
             msg_id=msg["id"],
             name=msg.get("name") or "",
             role=msg.get("role") or "",
             content=msg.get("content") if msg.get("content") is not None else [],
             metadata=msg.get("metadata"),
             client_timestamp=msg.get("timestamp") or "",
-            created_at=now,
-            updated_at=now,
-        )
-        Message.objects.bulk_create(
-            [message],
-            update_conflicts=True,
-            unique_fields=["run", "msg_id"],
-            update_fields=["reply", "name", "role", "content", "metadata", "client_timestamp", "updated_at"],
+            now=now,
         )
         _touch(run, now)
-        live.publish_on_commit(live.message_changed(run, reply.pk, message.pk))
-    return message
+        live.publish_on_commit(live.message_changed(run, reply_pk, message_pk))
+    return message_pk
 
 
 def register_reply(data):

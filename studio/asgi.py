@@ -4,11 +4,13 @@
 other HTTP request goes to Django, and browser WebSockets (/ws/...) to Channels consumers.
 """
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+
 django_asgi_app = get_asgi_application()
 
 import socketio  # noqa: E402  (Django must be set up before the apps' modules load)
@@ -19,11 +21,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from runs import agent_link  # noqa: E402
+from studio import live  # noqa: E402
+from studio.handlers import http_application  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 django_and_channels = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application(django_asgi_app, settings.STUDIO_SYNC_THREADS),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
@@ -37,6 +41,7 @@ class StudioApp(socketio.ASGIApp):
     async def __call__(self, scope, receive, send):
         if not StudioApp._started:
             StudioApp._started = True
+            live.use_event_loop(asyncio.get_running_loop())
             if not settings.REDIS_URL:
                 # One process: no socket of the previous one survived its restart. (With Redis,
                 # several workers share the database; one starting must not reset the others'.)

@@ -5,7 +5,7 @@ body to a missing field, leaves as a tRPC error envelope with the right HTTP sta
 """
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -81,6 +81,12 @@ class TrpcView(APIView):
     http_method_names = ["post", "options"]
 
     def post(self, request, *args, **kwargs):
+        # The agent endpoints run without CommonMiddleware: check the Host header here, so a
+        # page elsewhere cannot reach this server through DNS rebinding.
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return error(self.procedure, "Host not allowed: add it to ALLOWED_HOSTS", 400, "Host")
         # DRF reads the body stream itself, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check.
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
