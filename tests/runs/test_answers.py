@@ -1,0 +1,127 @@
+"""Recording a person's answer: checked against the request, taken once, never for another run."""
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from projects.models import Project
+from runs.answers import AnswerRejected, record_answer, structured_errors
+from runs.models import InputRequest, Run
+
+pytestmark = pytest.mark.django_db
+
+BOOKING = {
+    "title": "Booking",
+    "type": "object",
+    "required": ["guest", "address"],
+    "$defs": {
+        "Room": {"type": "string", "enum": ["single", "double"]},
+        "Address": {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}},
+    },
+    "properties": {
+        "guest": {"type": "string"},
+        "nights": {"type": "integer", "minimum": 1},
+        "room": {"$ref": "#/$defs/Room"},
+        "address": {"$ref": "#/$defs/Address"},
+    },
+}
+
+
+def make_request(request_id="q1", run_id="run-1", schema=None, status=Run.Status.WAITING):
+    project, _ = Project.objects.get_or_create(name="P")
+    run, _ = Run.objects.get_or_create(id=run_id, defaults={"project": project, "status": status})
+    return InputRequest.objects.create(request_id=request_id, run=run, agent_name="user", structured_input=schema)
+
+
+TEXT = [{"type": "text", "text": "yes"}]
+
+
+def test_an_answer_is_stored_with_who_and_when_and_the_run_runs_again():
+    make_request()
+    request = record_answer("run-1", "q1", TEXT, None, answered_by="ada")
+    request.refresh_from_db()
+    assert request.status == InputRequest.Status.ANSWERED
+    assert request.answer_blocks == TEXT and request.answered_by == "ada" and request.answered_at
+    assert Run.objects.get(pk="run-1").status == Run.Status.RUNNING
+
+
+def test_the_run_keeps_waiting_while_another_agent_still_waits():
+    make_request("q1")
+    make_request("q2")
+    record_answer("run-1", "q1", TEXT, None)
+    assert Run.objects.get(pk="run-1").status == Run.Status.WAITING
+
+
+def test_a_second_answer_is_refused_and_changes_nothing():
+    make_request()
+    record_answer("run-1", "q1", TEXT, None)
+    with pytest.raises(AnswerRejected) as rejected:
+        record_answer("run-1", "q1", [{"type": "text", "text": "no"}], None)
+    assert rejected.value.status == 409 and "already been answered" in rejected.value.message
+    assert InputRequest.objects.get(request_id="q1").answer_blocks == TEXT
+
+
+def test_an_answer_for_another_runs_request_is_refused():
+    make_request(run_id="run-1")
+    make_request(request_id="other", run_id="run-2")
+    with pytest.raises(AnswerRejected) as rejected:
+        record_answer("run-1", "other", TEXT, None)
+    assert rejected.value.status == 404
+    assert InputRequest.objects.get(request_id="other").status == InputRequest.Status.PENDING
+
+
+def test_an_unknown_request_is_refused():
+    make_request()
+    with pytest.raises(AnswerRejected) as rejected:
+        record_answer("run-1", "nope", TEXT, None)
+    assert rejected.value.status == 404
+
+
+def test_invalid_blocks_are_refused_with_the_field_named():
+    make_request()
+    with pytest.raises(AnswerRejected) as rejected:
+        record_answer("run-1", "q1", [{"type": "image", "source": {"type": "url"}}], None)
+    assert "blocks[0].source" in rejected.value.errors
+
+
+def test_a_structured_answer_is_validated_with_errors_by_field():
+    make_request(schema=BOOKING)
+    with pytest.raises(AnswerRejected) as rejected:
+        record_answer("run-1", "q1", [], {"nights": 0, "room": "suite", "address": {}})
+    errors = rejected.value.errors
+    assert set(errors) == {"guest", "nights", "room", "address.city"}
+    assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
+
+    request = record_answer("run-1", "q1", [], {"guest": "Ada", "nights": 2, "room": "double", "address": {"city": "Lisbon"}})
+    assert request.answer_structured["address"] == {"city": "Lisbon"}
+
+
+def test_a_structured_request_needs_the_form():
+    make_request(schema=BOOKING)
+    with pytest.raises(AnswerRejected) as rejected:
+        record_answer("run-1", "q1", TEXT, None)
+    assert "form" in rejected.value.message
+
+
+def test_structured_errors_name_the_missing_field_not_its_parent():
+    assert structured_errors(BOOKING, {"address": {}, "guest": "x"}) == {"address.city": "'city' is a required property"}
+
+
+def test_the_http_answer_endpoint_checks_its_body(client):
+    make_request()
+    url = reverse("input-answer", args=["run-1", "q1"])
+    assert client.post(url, "text", content_type="text/plain").status_code == 415
+    bad = client.post(url, "{nope", content_type="application/json")
+    assert bad.status_code == 400 and "Invalid JSON" in bad.json()["error"]
+    assert client.post(url, "[]", content_type="application/json").status_code == 400
+    assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
+
+
+def test_the_demo_command_fills_a_project_with_every_block_type_and_waiting_agents(client):
+    call_command("seed_demo")
+    run = Run.objects.get(name="plan-trip")
+    assert run.status == Run.Status.WAITING and run.input_requests.count() == 2
+    kinds = {block["type"] for message in run.messages.all() for block in message.blocks}
+    assert {"text", "thinking", "image", "audio", "video", "tool_use", "tool_result"} <= kinds
+    html = client.get(reverse("run", args=[run.project.name, run.pk])).content.decode()
+    assert "booking-form is waiting" in html
