@@ -35,6 +35,25 @@
     });
   }
 
+  // ---- tool calls and their results (same id, in the same reply) ----
+  // In the reply when grouped by reply; anywhere on the page when one bubble is one message.
+  function pairTools() {
+    document.querySelectorAll(".tool-use[data-call]").forEach((call) => {
+      const selector = `.tool-result[data-call="${call.dataset.call}"]`;
+      const result = call.closest("[data-reply]")?.querySelector(selector) || document.querySelector(selector);
+      call.classList.toggle("answered", Boolean(result));
+      call.querySelector(".tool-state")?.replaceChildren(document.createTextNode(result ? "✓ returned" : "… running"));
+    });
+  }
+  document.addEventListener("mouseover", (e) => {
+    const tool = e.target.closest?.(".tool[data-call]");
+    document.querySelectorAll(".tool.paired").forEach((t) => t.classList.remove("paired"));
+    if (!tool) return;
+    document.querySelectorAll(`.tool[data-call="${tool.dataset.call}"]`).forEach((t) => t.classList.add("paired"));
+  });
+  pairTools();
+  document.addEventListener("studio:live", pairTools);
+
   // ---- keyboard: j / k between replies, / to search ----
   document.addEventListener("keydown", (e) => {
     if (e.target.closest("input, textarea, select, [contenteditable]") || e.metaKey || e.ctrlKey || e.altKey) return;

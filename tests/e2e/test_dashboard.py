@@ -72,6 +72,7 @@ def test_a_run_written_by_the_real_client_appears_and_fills_up_live(studio, page
     assert reply.locator(".message").count() == 4
     assert reply.locator(".tool-use").inner_text().count("get_weather") == 1
     assert "sunny, 25°C" in reply.locator(".tool-result").inner_text()
+    assert "returned" in reply.locator(".tool-use .tool-state").inner_text(), "the call is paired with its result"
 
     # A click shows the message's metadata and raw JSON on the right.
     reply.locator(".message", has_text="Done: sunny").click()
