@@ -2,8 +2,8 @@ from django.urls import path, re_path
 
 from . import views
 
-# Run ids are the client's: any character but "/" (runs/<id>/ pages take them whole).
-RUN = r"(?P<run_id>[^/]+)"
+# Run ids are the client's and may hold any character, "/" included: match lazily up to the suffix.
+RUN = r"(?P<run_id>.+?)"
 
 urlpatterns = [
     re_path(rf"^runs/{RUN}/older/$", views.older, name="run-older"),

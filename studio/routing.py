@@ -6,5 +6,5 @@ from runs.consumers import RunConsumer
 websocket_urlpatterns = [
     path("ws/projects/", ProjectsConsumer.as_asgi()),
     path("ws/projects/<int:project_id>/runs/", RunConsumer.as_asgi()),
-    re_path(r"^ws/runs/(?P<run_id>[^/]+)/$", RunConsumer.as_asgi()),
+    re_path(r"^ws/runs/(?P<run_id>.+)/$", RunConsumer.as_asgi()),
 ]

@@ -128,3 +128,26 @@ def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
     assert "Delete project" in dialogs[0]
     assert query(studio, "SELECT id FROM projects_project WHERE name = ?", names[0]) == []
     assert query(studio, "SELECT id FROM projects_project WHERE name = ?", names[1]) != []
+
+
+def test_hostile_messages_stay_inert_in_the_browser(studio, page):
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": "Hostile <b>project</b>", "name": "<img src=x onerror=window.pwned=1>",
+                                "pid": 1, "status": "running"})
+    content = [
+        {"type": "text", "text": "<script>window.pwned=1</script><img src=x onerror=window.pwned=1> [click me](javascript:window.pwned=1)"},
+        {"type": "image", "source": {"type": "url", "url": "javascript:window.pwned=1"}},
+        {"type": "tool_use", "id": "</code><script>window.pwned=1</script>", "name": "<svg onload=window.pwned=1>", "input": {}},
+    ]
+    response = studio.post("pushMessage", {"runId": run_id, "replyId": "r", "replyName": "<i>x</i>", "replyRole": "assistant",
+                                           "msg": {"id": "m", "name": "m", "role": "assistant", "content": content, "metadata": {}}})
+    assert response.status_code == 200
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{studio.url}/projects/Hostile%20%3Cb%3Eproject%3C%2Fb%3E/runs/{run_id}/")
+    page.wait_for_selector("#live-status.on")
+    page.get_by_text("click me").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.pwned") is None and dialogs == []
+    assert "<script>window.pwned=1</script>" in page.locator(".message").inner_text()
+    screenshot(page, "run-page-hostile")

@@ -175,3 +175,13 @@ def test_the_details_panel_counts_replies_messages_and_tool_calls(client):
     assert "<dt>Replies</dt><dd>3</dd>" in html
     assert "<dt>Messages</dt><dd>12</dd>" in html
     assert "<dt>Tool calls</dt><dd>12</dd>" in html
+
+
+def test_a_run_id_with_slashes_and_odd_characters_has_working_pages(client):
+    run = make_run(messages=3, run_id="team/a b?c#d%", project="Odd / name")
+    html = client.get(reverse("projects")).content.decode()
+    assert client.get(reverse("project", args=[run.project.name])).status_code == 200
+    page = client.get(page_url(run))
+    assert page.status_code == 200 and "message number 2" in page.content.decode()
+    assert client.get(reverse("run-details", args=[run.pk])).status_code == 200
+    assert "Odd / name" in html
