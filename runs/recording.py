@@ -14,6 +14,7 @@ from django.utils import timezone
 from projects.models import Project
 from studio import live
 from studio.trpc import TrpcError
+from traces.ingest import link_orphan_spans
 
 from .models import InputRequest, Message, Reply, Run
 
@@ -41,6 +42,8 @@ def register_run(data):
             id=data["id"], defaults=fields, create_defaults={**fields, "started_at": now}
         )
         Project.objects.filter(pk=project.pk).update(last_activity_at=now)
+        # The exporter's spans may have come first (agentscope sends them from another thread).
+        link_orphan_spans(run)
         live.publish_on_commit(live.run_changed(run))
     return run, created
 

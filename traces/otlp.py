@@ -1,0 +1,323 @@
+"""OTLP/HTTP trace export requests: bytes in, plain spans out. No database here.
+
+The specification (opentelemetry.io/docs/specs/otlp/#otlphttp) allows two encodings, protobuf
+and JSON; JSON differs from protobuf's own JSON mapping in that trace and span ids are hex, not
+base64. Either may be gzip- or deflate-compressed. A request is decoded whole or not at all (400);
+a span that cannot be stored (a malformed id, a time past 2262) is rejected on its own and
+reported back in `partial_success`, so one bad span never costs the exporter its whole batch.
+"""
+
+import base64
+import json
+import math
+import re
+import zlib
+from dataclasses import dataclass, field
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+PROTOBUF = "protobuf"
+JSON = "json"
+CONTENT_TYPES = {
+    "application/x-protobuf": PROTOBUF,
+    "application/protobuf": PROTOBUF,
+    "application/json": JSON,
+}
+PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
+JSON_CONTENT_TYPE = "application/json"
+
+# The database stores times in a signed 64-bit column; OTLP's fixed64 could go past it.
+MAX_TIME_NS = 2**63 - 1
+# How many rejection reasons partial_success spells out; the count covers them all.
+MAX_REASONS = 5
+
+# google.rpc.Code values for the Status body of an error answer.
+_RPC_CODES = {400: 3, 413: 8, 415: 3}
+
+
+class OtlpError(Exception):
+    """The request as a whole cannot be taken: answer `status` with `message`."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Decoded:
+    format: str
+    spans: list = field(default_factory=list)
+    rejected: list = field(default_factory=list)  # one reason per rejected span
+
+
+def body_format(content_type):
+    """PROTOBUF or JSON from a Content-Type header (parameters ignored), else 415."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type not in CONTENT_TYPES:
+        raise OtlpError(
+            415, f"Content-Type must be application/x-protobuf or application/json, not {media_type or 'missing'!r}"
+        )
+    return CONTENT_TYPES[media_type]
+
+
+def decompress(body, content_encoding, max_bytes):
+    """The body without its Content-Encoding, never more than max_bytes (413 past that)."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip"):
+        return _inflate(body, 16 + zlib.MAX_WBITS, max_bytes, members=True)
+    if encoding == "deflate":
+        # HTTP's "deflate" is the zlib format, but some senders send a raw deflate stream.
+        try:
+            return _inflate(body, zlib.MAX_WBITS, max_bytes)
+        except OtlpError as exc:
+            if exc.status != 400:
+                raise
+            return _inflate(body, -zlib.MAX_WBITS, max_bytes)
+    raise OtlpError(415, f"Content-Encoding must be gzip, deflate or identity, not {encoding!r}")
+
+
+def _inflate(data, wbits, max_bytes, members=False):
+    out = bytearray()
+    rest = data
+    try:
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            out += inflater.decompress(rest, max_bytes + 1 - len(out))
+            if len(out) > max_bytes or inflater.unconsumed_tail:
+                raise OtlpError(413, f"The decompressed body is larger than {max_bytes} bytes")
+            if not inflater.eof:
+                raise OtlpError(400, "The compressed body is truncated")
+            rest = inflater.unused_data
+            # gzip allows several members one after the other; zero padding after them is harmless.
+            if not members or not rest.strip(b"\0"):
+                break
+    except zlib.error as exc:
+        raise OtlpError(400, f"The body is not valid compressed data: {exc}") from None
+    return bytes(out)
+
+
+def parse(data, fmt):
+    """An ExportTraceServiceRequest from undecorated bytes, or 400."""
+    request = ExportTraceServiceRequest()
+    if fmt == PROTOBUF:
+        try:
+            request.ParseFromString(data)
+        except (DecodeError, RecursionError, ValueError) as exc:
+            raise OtlpError(400, f"The body is not a protobuf ExportTraceServiceRequest: {exc}") from None
+        return request
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise OtlpError(400, f"The body is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise OtlpError(400, "The body must be a JSON object (an ExportTraceServiceRequest)")
+    _hex_ids_to_base64(document)
+    try:
+        # Receivers must ignore fields they do not know (the spec's forward compatibility rule).
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise OtlpError(400, f"The body is not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
+    return request
+
+
+_HEX_ID = re.compile(r"(?:[0-9a-fA-F]{16}){1,2}")
+
+
+def _hex_ids_to_base64(document):
+    """OTLP/JSON ids are hex; protobuf's JSON parser expects base64. Ids already in base64 (as
+    protobuf's own JSON mapping writes them) stay as they are: hex ids are 16 or 32 characters,
+    base64 ones 12 or 24, so the two cannot be confused."""
+
+    def convert(holder, key):
+        value = holder.get(key)
+        if isinstance(value, str) and _HEX_ID.fullmatch(value):
+            holder[key] = base64.b64encode(bytes.fromhex(value)).decode()
+
+    for resource_spans in _dicts(document.get("resourceSpans")):
+        for scope_spans in _dicts(resource_spans.get("scopeSpans")):
+            for span in _dicts(scope_spans.get("spans")):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    convert(span, key)
+                for link in _dicts(span.get("links")):
+                    convert(link, "traceId")
+                    convert(link, "spanId")
+
+
+def _dicts(value):
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def decode(body, content_type, content_encoding, max_bytes):
+    """Check, decompress and decode a request body into plain spans (see `spans_of`)."""
+    fmt = body_format(content_type)
+    if len(body) > max_bytes:
+        raise OtlpError(413, f"The body is larger than {max_bytes} bytes")
+    request = parse(decompress(body, content_encoding, max_bytes), fmt)
+    spans, rejected = spans_of(request)
+    return Decoded(fmt, spans, rejected)
+
+
+def spans_of(request):
+    """Every span of the request as a dict of plain values, and the reasons for those rejected.
+
+    A span: trace_id, span_id, parent_span_id (lowercase hex, "" for a root), trace_state,
+    flags, name, kind (the OTLP SpanKind number), start_time_ns and end_time_ns (ints, exact),
+    status_code (0 unset, 1 ok, 2 error), status_message, attributes (a dict whose values keep
+    their types: str, bool, int, float, list, dict), events, links, dropped counts, resource
+    (its attributes) and scope (name, version, attributes).
+    """
+    spans, rejected = [], []
+    for resource_spans in request.resource_spans:
+        resource = attributes_dict(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            scope = {"name": _clean(scope_spans.scope.name), "version": _clean(scope_spans.scope.version)}
+            if scope_spans.scope.attributes:
+                scope["attributes"] = attributes_dict(scope_spans.scope.attributes)
+            for span in scope_spans.spans:
+                problem = _problem(span)
+                if problem:
+                    rejected.append(f"span {span.name[:80]!r}: {problem}")
+                    continue
+                spans.append(_span_dict(span, resource, scope))
+    return spans, rejected
+
+
+def _problem(span):
+    if len(span.trace_id) != 16 or not any(span.trace_id):
+        return "trace_id must be 16 bytes, not all zero"
+    if len(span.span_id) != 8 or not any(span.span_id):
+        return "span_id must be 8 bytes, not all zero"
+    if len(span.parent_span_id) not in (0, 8):
+        return "parent_span_id must be empty or 8 bytes"
+    if span.start_time_unix_nano > MAX_TIME_NS or span.end_time_unix_nano > MAX_TIME_NS:
+        return "start or end time is out of range"
+    return ""
+
+
+def _span_dict(span, resource, scope):
+    parent = span.parent_span_id.hex()
+    return {
+        "trace_id": span.trace_id.hex(),
+        "span_id": span.span_id.hex(),
+        # Some senders write eight zero bytes for "no parent".
+        "parent_span_id": "" if parent.strip("0") == "" else parent,
+        "trace_state": _clean(span.trace_state),
+        "flags": span.flags,
+        "name": _clean(span.name),
+        "kind": span.kind,
+        "start_time_ns": span.start_time_unix_nano,
+        "end_time_ns": span.end_time_unix_nano,
+        "status_code": span.status.code,
+        "status_message": _clean(span.status.message),
+        "attributes": attributes_dict(span.attributes),
+        "events": [
+            {
+                "name": _clean(event.name),
+                "time_ns": event.time_unix_nano,
+                "attributes": attributes_dict(event.attributes),
+                **({"dropped_attributes_count": event.dropped_attributes_count} if event.dropped_attributes_count else {}),
+            }
+            for event in span.events
+        ],
+        "links": [
+            {
+                "trace_id": link.trace_id.hex(),
+                "span_id": link.span_id.hex(),
+                "trace_state": _clean(link.trace_state),
+                "attributes": attributes_dict(link.attributes),
+                **({"flags": link.flags} if link.flags else {}),
+            }
+            for link in span.links
+        ],
+        "dropped": {
+            name: count
+            for name, count in (
+                ("attributes", span.dropped_attributes_count),
+                ("events", span.dropped_events_count),
+                ("links", span.dropped_links_count),
+            )
+            if count
+        },
+        "resource": resource,
+        "scope": scope,
+    }
+
+
+def attributes_dict(key_values):
+    """OTLP KeyValue list to a dict; a repeated key keeps its last value."""
+    return {_clean(kv.key): any_value(kv.value) for kv in key_values}
+
+
+def _clean(text):
+    # PostgreSQL refuses NUL in text and in JSON strings; nothing readable is lost without it.
+    return text.replace("\0", "\ufffd") if "\0" in text else text
+
+
+def any_value(value):
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return _clean(value.string_value)
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        number = value.double_value
+        # JSON (and so the database's JSON columns) has no NaN or infinity: keep them as text.
+        return number if math.isfinite(number) else str(number)
+    if kind == "array_value":
+        return [any_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return attributes_dict(value.kvlist_value.values)
+    if kind == "bytes_value":
+        # As OTLP/JSON writes bytes.
+        return base64.b64encode(value.bytes_value).decode()
+    return None
+
+
+def success_body(fmt, rejected):
+    """An ExportTraceServiceResponse in the request's format, with partial_success if needed."""
+    response = ExportTraceServiceResponse()
+    if rejected:
+        reasons = "; ".join(rejected[:MAX_REASONS])
+        more = len(rejected) - MAX_REASONS
+        if more > 0:
+            reasons += f"; and {more} more"
+        response.partial_success.CopyFrom(
+            ExportTracePartialSuccess(rejected_spans=len(rejected), error_message=reasons)
+        )
+    if fmt == PROTOBUF:
+        return response.SerializeToString(), PROTOBUF_CONTENT_TYPE
+    return json_format.MessageToJson(response, indent=None).encode(), JSON_CONTENT_TYPE
+
+
+def error_body(fmt, status, message):
+    """A google.rpc.Status, as the spec asks of 4xx answers, in the request's format."""
+    code = _RPC_CODES.get(status, 2)
+    if fmt == PROTOBUF:
+        text = message.encode()
+        # Status is {int32 code = 1; string message = 2}: two fields, written by hand rather
+        # than depending on googleapis-common-protos for them.
+        return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text, PROTOBUF_CONTENT_TYPE
+    return json.dumps({"code": code, "message": message}).encode(), JSON_CONTENT_TYPE
+
+
+def _varint(number):
+    out = bytearray()
+    while True:
+        byte = number & 0x7F
+        number >>= 7
+        if number:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
