@@ -19,7 +19,8 @@ class RegisterRunSerializer(serializers.Serializer):
     project = serializers.CharField(max_length=255)
     name = serializers.CharField(**LABEL)
     timestamp = serializers.CharField(max_length=64, **{k: v for k, v in LABEL.items() if k != "max_length"})
-    pid = serializers.IntegerField(required=False, allow_null=True)
+    # Stored in a 64-bit column: a larger number must be a 400, not an overflow in the database.
+    pid = serializers.IntegerField(required=False, allow_null=True, min_value=-(2**63), max_value=2**63 - 1)
     status = serializers.ChoiceField(choices=Run.Status.values, required=False)
     run_dir = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 

@@ -40,6 +40,8 @@ def success(data=None):
 
 def error_body(procedure, message, status=400, field=None, json_rpc_code=None):
     name, code = TRPC_CODES.get(status, TRPC_CODES[400])
+    # Messages may quote the client's value, which JSON let carry a lone surrogate (not UTF-8).
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     data = {"code": name, "httpStatus": status, "path": procedure}
     if field:
         data["field"] = field
@@ -115,4 +117,7 @@ class TrpcView(APIView):
             return error(self.procedure, f"Use POST for {self.procedure}", 405)
         if isinstance(exc, RequestDataTooBig):
             return error(self.procedure, "Request body is too large", 413)
+        if isinstance(exc, RecursionError):
+            # Python's json (parsing, or storing) gives up on arrays/objects nested ~1000 deep.
+            return error(self.procedure, "Invalid JSON: nested too deeply", 400, json_rpc_code=PARSE_ERROR)
         return super().handle_exception(exc)
