@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from studio import live
 from studio.consumers import LivePageConsumer
 from studio.templatetags.studio_tags import dom_id
+from traces.live_render import last_span_pk, render_spans_update
 
 from . import answers, chat
 from .models import Message, Run
@@ -27,6 +28,8 @@ class RunConsumer(LivePageConsumer):
                 return False
             self.project_id = run.project_id
             self.groups_to_join = [live.run_group(run.pk), live.project_group(run.project_id)]
+            # Spans after this one are news to the page (it loads its trace panel itself).
+            self.spans_seen = last_span_pk(run.pk)
         else:
             self.project_id = int(kwargs["project_id"])
             self.groups_to_join = [live.project_group(self.project_id)]
@@ -37,10 +40,17 @@ class RunConsumer(LivePageConsumer):
     # The details panel counts the whole run: refreshed at most about once a second while
     # messages stream, and once more after the last one.
     DETAILS_DELAY = 1.0
+    # Spans come in batches (agentscope's exporter: every few seconds); statistics are
+    # recomputed per update, so bursts from several exporters are gathered first.
+    SPANS_DELAY = 0.3
 
     async def live_event(self, message):
-        await super().live_event(message)
         event = message["event"]
+        if event.get("kind") == "spans":
+            if event.get("run") == self.run_id:
+                self.render_soon(("spans", self.run_id), event, self.SPANS_DELAY)
+            return
+        await super().live_event(message)
         if event.get("kind") in ("message", "input") and event.get("run") == self.run_id:
             self.render_soon(("details", self.run_id), {"kind": "details", "run": self.run_id}, self.DETAILS_DELAY)
 
@@ -59,9 +69,8 @@ class RunConsumer(LivePageConsumer):
             run = Run.objects.select_related("project").get(pk=self.run_id)
             return render_to_string("runs/run.html#run-details", {"run": run, "counts": chat.run_counts(run)})
         if kind == "spans":
-            from traces.live_render import render_spans_update
-
-            return render_spans_update(self.run_id)
+            html, self.spans_seen = render_spans_update(self.run_id, self.spans_seen)
+            return html
         return ""
 
     def render_message(self, message_pk):

@@ -4,6 +4,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from runs.procedures import PROCEDURES
 from studio.trpc import error_response
+from traces.views import ingest_traces
 
 
 @csrf_exempt
@@ -16,8 +17,9 @@ urlpatterns = [
     # number of leading slashes, and never redirect (a 3xx turns the POST into a GET).
     *(re_path(rf"^(?:/+)?trpc/{name}/?$", view, name=f"trpc-{name}") for name, view in PROCEDURES.items()),
     re_path(r"^(?:/+)?trpc/(?P<procedure>[^/]*)/?$", unknown_procedure),
-    re_path(r"^(?:/+)?v1/", include("traces.urls")),
+    re_path(r"^(?:/+)?v1/traces/?$", ingest_traces, name="otlp-traces"),
     path("admin/", admin.site.urls),
     path("", include("projects.urls")),
+    path("", include("traces.urls")),
     path("", include("runs.urls")),
 ]

@@ -7,6 +7,8 @@ media URLs must be http(s).
 
 import hashlib
 import json
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from urllib.parse import urlsplit
 
 import nh3
@@ -115,3 +117,58 @@ def media_kind(block):
 @register.filter
 def is_text(value):
     return isinstance(value, str)
+
+
+@register.filter
+def ns_duration(nanoseconds):
+    """A span's duration, readable: 850 µs, 12.3 ms, 4.21 s, 2m 03s."""
+    if nanoseconds is None:
+        return "—"
+    ns = int(nanoseconds)
+    if ns < 1_000_000:
+        return f"{ns / 1000:.0f} µs"
+    if ns < 1_000_000_000:
+        ms = ns / 1e6
+        return f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
+    if ns < 60_000_000_000:
+        return f"{ns / 1e9:.2f} s"
+    return duration(ns // 1_000_000_000)
+
+
+@register.filter
+def ns_ms(nanoseconds):
+    """Nanoseconds since the epoch as milliseconds with µs precision, for the waterfall's script."""
+    return f"{int(nanoseconds) // 1000 / 1000:.3f}"
+
+
+@register.filter
+def ns_time(nanoseconds):
+    """A span time as a UTC datetime (what `|date` formats)."""
+    return datetime.fromtimestamp(int(nanoseconds) // 1000 / 1e6, tz=dt_timezone.utc)
+
+
+@register.filter
+def ns_iso(nanoseconds):
+    """A span time exactly, to the nanosecond, in UTC."""
+    seconds, rest = divmod(int(nanoseconds), 1_000_000_000)
+    return datetime.fromtimestamp(seconds, tz=dt_timezone.utc).strftime("%Y-%m-%d %H:%M:%S") + f".{rest:09d} UTC"
+
+
+@register.filter
+def label_class(label):
+    """A CSS class for a span's label (agent, LLM, tool, ...)."""
+    return "op-" + "".join(ch for ch in str(label).lower() if ch.isalnum())
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key] for keys templates cannot spell (attribute names with dots)."""
+    return mapping.get(key, "") if isinstance(mapping, dict) else ""
+
+
+@register.filter
+def subtract(value, other):
+    try:
+        return int(value) - int(other)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,61 @@
+"""What an open run page receives when spans of its run arrive (runs.consumers.RunConsumer).
+
+Only the new spans travel, as rows that live.js puts in place (docs/LIVE.md): a new root goes
+into the tree in time order; a new child goes under its parent if the page has the parent open,
+and the parent's row is refreshed (its count of children). Statistics and the waterfall's scale
+are re-sent whole: both are small.
+"""
+
+from django.db.models import Max, Q
+from django.template.loader import render_to_string
+
+from . import stats, tree
+from .models import Span
+
+MAX_ROWS = 300
+
+
+def last_span_pk(run_id):
+    return Span.objects.filter(run_id=run_id).aggregate(last=Max("pk"))["last"] or 0
+
+
+def render_spans_update(run_id, after_pk):
+    """(HTML fragments, the last span pk they cover) for the spans of the run stored after after_pk."""
+    new = list(tree.light(Span.objects.filter(run_id=run_id, pk__gt=after_pk)).order_by("pk")[:MAX_ROWS])
+    context = {"run": {"pk": run_id}, "stats": stats.run_stats(run_id), "window": tree.window(Q(run_id=run_id))}
+    html = [render_to_string("traces/run_panel.html#trace-stats", context)]
+    html.append(render_to_string("traces/trace_tree.html#tree-window", {"window": context["window"]}))
+    if not new:
+        return "".join(html), after_pk
+    html.append('<p id="trace-empty" data-live="remove"></p>')
+
+    new_ids = {(span.trace_id, span.span_id) for span in new}
+    parent_keys = {(span.trace_id, span.parent_span_id) for span in new if span.parent_span_id}
+    stored_parents = {
+        (parent.trace_id, parent.span_id): parent
+        for parent in tree.light(Span.objects.filter(
+            trace_id__in={trace for trace, _ in parent_keys}, span_id__in={span for _, span in parent_keys}
+        ))
+        if (parent.trace_id, parent.span_id) in parent_keys
+    }
+    tree.with_child_counts(new + [p for key, p in stored_parents.items() if key not in new_ids])
+    refreshed = set()
+    for span in new:
+        parent_key = (span.trace_id, span.parent_span_id)
+        parent = stored_parents.get(parent_key)
+        if parent is None:
+            html.append(render_to_string("traces/trace_tree.html#span-node", {"span": span}))
+        elif parent_key not in new_ids:
+            # Under a parent the page may show: into its (open) list, and its row's count updated.
+            html.append(render_to_string("traces/trace_tree.html#span-node", {"span": span, "into": f"#kids-{parent.span_id}"}))
+            if parent_key not in refreshed:
+                refreshed.add(parent_key)
+                html.append(render_to_string("traces/trace_tree.html#span-row", {"span": parent}))
+        # A child of a parent in this same batch shows under it when it is opened.
+    # Spans shown as roots because their parent was missing now sit under it.
+    adopted = Span.objects.filter(
+        Q(trace_id__in={span.trace_id for span in new}), Q(parent_span_id__in={span.span_id for span in new}),
+        pk__lte=after_pk,
+    ).values_list("span_id", flat=True)
+    html.extend(f'<li id="span-{span_id}" data-live="remove"></li>' for span_id in adopted)
+    return "".join(html), new[-1].pk
