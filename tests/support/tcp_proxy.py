@@ -16,6 +16,8 @@ class TcpProxy:
         self.paused = threading.Event()
         self.connections = set()
         self.lock = threading.Lock()
+        # Everything clients sent, for tests that check what went over the wire.
+        self.sent = bytearray()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -34,12 +36,15 @@ class TcpProxy:
                 continue
             with self.lock:
                 self.connections.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            for source, sink, record in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(source, sink, record), daemon=True).start()
 
-    def _pipe(self, source, sink):
+    def _pipe(self, source, sink, record=False):
         try:
             while data := source.recv(65536):
+                if record:
+                    with self.lock:
+                        self.sent += data
                 sink.sendall(data)
         except OSError:
             pass

@@ -71,7 +71,8 @@ async def main(run_id):
 
 if __name__ == "__main__":
     agentscope.init(project=os.environ.get("STUDIO_PROJECT", "TracedProject"), name="traced",
-                    run_id=sys.argv[1], studio_url=os.environ["STUDIO_URL"])
+                    run_id=sys.argv[1], studio_url=os.environ["STUDIO_URL"],
+                    tracing_url=os.environ.get("STUDIO_TRACING_URL"))
     asyncio.run(main(sys.argv[1]))
     from opentelemetry import trace as otel_trace
 
