@@ -1,0 +1,32 @@
+"""The Django admin: every model is there, and its lists open with data in them."""
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.urls import reverse
+
+from tests.traces.test_trace_views import replay_capture
+
+pytestmark = pytest.mark.django_db
+OUR_APPS = ("projects", "runs", "traces")
+
+
+def test_every_model_of_our_apps_is_registered():
+    models = [model for app in OUR_APPS for model in apps.get_app_config(app).get_models()]
+    assert {model.__name__ for model in models} >= {"Project", "Run", "Reply", "Message", "InputRequest", "Span",
+                                                   "Trace", "ModelPrice"}
+    assert [model.__name__ for model in models if not admin.site.is_registered(model)] == []
+
+
+def test_every_change_list_and_change_page_opens_for_a_staff_user(admin_client):
+    replay_capture(admin_client)
+    for app in OUR_APPS:
+        for model in apps.get_app_config(app).get_models():
+            meta = model._meta
+            changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+            assert admin_client.get(changelist).status_code == 200, changelist
+            assert admin_client.get(changelist + "?q=Friday").status_code == 200, changelist
+            first = model.objects.first()
+            if first is not None:
+                change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[first.pk])
+                assert admin_client.get(change).status_code == 200, change
