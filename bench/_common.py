@@ -74,6 +74,9 @@ class Server:
                    "--workers", "1", "--lifespan", "off"]
         if not self.access_log:
             command.append("--no-access-log")
+        # For profiling, e.g. BENCH_SERVER_PREFIX="py-spy record -o /tmp/profile.txt --format raw --":
+        # the server then runs as a child of the profiler (RSS figures include the profiler).
+        command = os.environ.get("BENCH_SERVER_PREFIX", "").split() + command
         self.log_path = self.data_dir / "server.log"
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
