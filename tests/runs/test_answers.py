@@ -125,3 +125,6 @@ def test_the_demo_command_fills_a_project_with_every_block_type_and_waiting_agen
     assert {"text", "thinking", "image", "audio", "video", "tool_use", "tool_result"} <= kinds
     html = client.get(reverse("run", args=[run.project.name, run.pk])).content.decode()
     assert "booking-form is waiting" in html
+    # Its trace: a reply with LLM calls, tools and a failed one, priced.
+    panel = client.get(reverse("run-trace", args=[run.pk])).content.decode()
+    assert "invoke_agent Friday" in panel and "1400 in · 406 out" in panel and "USD" in panel

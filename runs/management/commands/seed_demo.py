@@ -1,13 +1,18 @@
 """Fill the studio with a realistic demo project, through the same code the agents' calls use."""
 
 import base64
+import json
 import struct
+import time
 import uuid
 import zlib
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 
 from runs import recording
+from traces import ingest
+from traces.models import ModelPrice
 
 
 
@@ -33,6 +38,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         project = options["project"]
+        ModelPrice.objects.get_or_create(model="gpt-4o", defaults={
+            "input_per_million": Decimal("2.50"), "output_per_million": Decimal("10.00")})
         finished = self.run(project, "plan-trip (yesterday)", waiting=False)
         live = self.run(project, "plan-trip", waiting=True)
         self.stdout.write(self.style.SUCCESS(f"Demo project '{project}' with runs {finished} and {live}."))
@@ -47,6 +54,7 @@ class Command(BaseCommand):
                    "metadata": metadata or {}, "timestamp": "2026-11-24 09:00:01.000"}
             recording.push_message({"runId": run_id, "replyId": reply_id, "replyName": reply_name,
                                     "replyRole": reply_role, "msg": msg})
+            return msg["id"]
 
         push("u1", "user", "user", "user", "user", "Plan a weekend in **Lisbon** for two, under €600.")
         reply = "a1"
@@ -66,7 +74,7 @@ class Command(BaseCommand):
             {"type": "tool_result", "id": "call_hotels", "name": "search_hotels",
              "output": '[{"name": "Casa Alfama", "price": 95}, {"name": "Baixa Loft", "price": 110}]'},
         ])
-        push(reply, "Friday", "assistant", "Friday", "assistant", [
+        final = push(reply, "Friday", "assistant", "Friday", "assistant", [
             {"type": "text", "text": (
                 "Here is a plan:\n\n| Day | Morning | Afternoon |\n|---|---|---|\n"
                 "| Sat | Alfama walk | Tram 28, *Belém* |\n| Sun | LX Factory | Sunset at `Miradouro` |\n\n"
@@ -81,6 +89,7 @@ class Command(BaseCommand):
             {"type": "citation", "source": "Lonely Planet", "page": 42},
         ])
         push(None, "Friday", "assistant", "Friday", "assistant", "A note printed outside any reply.")
+        ingest.store(demo_spans(run_id, final))
         if waiting:
             recording.request_user_input({"requestId": uuid.uuid4().hex[:22], "runId": run_id, "agentId": "u-1",
                                           "agentName": "user", "structuredInput": None})
@@ -101,3 +110,57 @@ class Command(BaseCommand):
             from runs.models import Run
             Run.objects.filter(pk=run_id).update(status=Run.Status.FINISHED)
         return run_id
+
+
+def demo_spans(run_id, final_message_id):
+    """The spans agentscope would send for the demo's first reply, as traces.otlp decodes them."""
+    trace_id, start = uuid.uuid4().hex, time.time_ns() - 60_000_000_000
+    resource = {"service.name": "travel-assistant", "service.instance.id": run_id}
+    scope = {"name": "agentscope", "version": "1.0.21"}
+    conversation = {"gen_ai.conversation.id": json.dumps(run_id)}
+    agent_id = uuid.uuid4().hex[:16]
+
+    def span(name, begin_ms, end_ms, attributes, parent=agent_id, status=1, message="", events=()):
+        return {
+            "trace_id": trace_id, "span_id": agent_id if parent == "" else uuid.uuid4().hex[:16],
+            "parent_span_id": parent, "trace_state": "", "flags": 256, "name": name, "kind": 1,
+            "start_time_ns": start + begin_ms * 1_000_000, "end_time_ns": start + end_ms * 1_000_000,
+            "status_code": status, "status_message": message, "attributes": {**conversation, **attributes},
+            "events": list(events), "links": [], "dropped": {}, "resource": resource, "scope": scope,
+        }
+
+    def chat(begin_ms, end_ms, tokens_in, tokens_out, output):
+        return span("chat gpt-4o", begin_ms, end_ms, {
+            "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.provider.name": "openai",
+            "gen_ai.usage.input_tokens": tokens_in, "gen_ai.usage.output_tokens": tokens_out,
+            "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": output, "finish_reason": "stop"}]),
+        })
+
+    def tool(name, begin_ms, end_ms, arguments, result, **failure):
+        return span(f"execute_tool {name}", begin_ms, end_ms, {
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name,
+            "gen_ai.tool.call.arguments": json.dumps(arguments), "gen_ai.tool.call.result": json.dumps(result),
+        }, **failure)
+
+    timeout = {"name": "exception", "time_ns": start + 2_900_000_000, "attributes": {
+        "exception.type": "TimeoutError", "exception.message": "flights API did not answer in 2 s",
+        "exception.stacktrace": 'Traceback (most recent call last):\n  File "tools.py", line 12, in search_flights\n'
+                                "    return await api.get(...)\nTimeoutError: flights API did not answer in 2 s\n"}}
+    return [
+        span("invoke_agent Friday", 0, 5200, {
+            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "Friday",
+            "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [
+                {"type": "text", "content": "Plan a weekend in **Lisbon** for two, under €600."}]}]),
+            "agentscope.function.output": f"Msg(id='{final_message_id}', name='Friday', role='assistant')",
+        }, parent=""),
+        span("format openai", 5, 9, {"gen_ai.operation.name": "format"}),
+        chat(10, 820, 412, 96, [{"type": "reasoning", "content": "Check weather and hotels first."},
+                                {"type": "tool_call", "id": "call_weather", "name": "get_weather",
+                                 "arguments": {"city": "Lisbon", "days": 2}}]),
+        tool("get_weather", 830, 1010, {"city": "Lisbon", "days": 2}, "Saturday: sunny, 22°C"),
+        tool("search_flights", 1020, 3020, {"to": "LIS"}, None, status=2,
+             message="TimeoutError: flights API did not answer in 2 s", events=[timeout]),
+        tool("search_hotels", 3030, 3400, {"city": "Lisbon", "max_price": 120}, [{"name": "Casa Alfama", "price": 95}]),
+        span("format openai", 3405, 3410, {"gen_ai.operation.name": "format"}),
+        chat(3420, 5150, 988, 310, [{"type": "text", "content": "Here is a plan: Alfama walk, Tram 28, Belém…"}]),
+    ]
