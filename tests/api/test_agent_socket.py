@@ -1,0 +1,157 @@
+"""The Socket.IO /python namespace on a real server: who may connect, and when a run ends.
+
+The session `studio` server finishes a run 3 s (STUDIO_DISCONNECT_GRACE) after its last agent
+socket left. The client is python-socketio's, as in agentscope: polling, then the websocket upgrade.
+"""
+
+import asyncio
+import threading
+import time
+import uuid
+
+import pytest
+import socketio
+
+from tests.support.waiting import query, wait_for
+
+pytestmark = pytest.mark.e2e
+GRACE = 3
+
+
+def registered_run(server):
+    run_id = "sock-" + uuid.uuid4().hex[:12]
+    response = server.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket test",
+                                           "timestamp": "2026-11-23 18:49:34.683", "pid": 1, "status": "running"})
+    assert response.status_code == 200, response.text
+    return run_id
+
+
+def run_row(server, run_id):
+    [row] = query(server, "SELECT status, agent_sockets, agent_left_at, finished_at FROM runs_run WHERE id = ?", run_id)
+    return row
+
+
+class Agent:
+    """One agent socket on /python (python-socketio's asyncio client, on a loop of its own)."""
+
+    def __init__(self, server, auth):
+        self.refusals = []
+        self.server = server
+        self.auth = auth
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio.on("connect_error", self.refusals.append, namespace="/python")
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def connect(self):
+        self._run(self.sio.connect(self.server.url, namespaces=["/python"], auth=self.auth, wait_timeout=10))
+        return self
+
+    def disconnect(self):
+        self._run(self.sio.disconnect())
+
+    def close(self):
+        self.disconnect()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture
+def agents():
+    made = []
+
+    def connect(server, auth):
+        agent = Agent(server, auth)
+        made.append(agent)
+        return agent
+
+    yield connect
+    for agent in made:
+        agent.close()
+
+
+def test_an_agent_of_a_registered_run_is_accepted_and_counted(studio, agents):
+    run_id = registered_run(studio)
+    agent = agents(studio, {"run_id": run_id}).connect()
+    assert agent.sio.connected and "/python" in agent.sio.namespaces
+    row = wait_for(lambda: (r := run_row(studio, run_id))["agent_sockets"] == 1 and r, message="the socket counted")
+    assert row["status"] == "running" and row["agent_left_at"] is None
+
+
+@pytest.mark.parametrize("auth", [None, {}, {"run_id": ""}, {"run_id": 5}, {"other": "x"}, "just-a-string"],
+                         ids=["no auth", "empty", "blank run id", "number", "other key", "string"])
+def test_a_connection_without_a_run_id_is_refused_saying_why(studio, agents, auth):
+    agent = agents(studio, auth)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        agent.connect()
+    assert not agent.sio.connected
+    assert agent.refusals and "run_id" in agent.refusals[0]["message"]
+
+
+def test_a_connection_for_an_unknown_run_is_refused_saying_why(studio, agents):
+    agent = agents(studio, {"run_id": "never-registered-" + uuid.uuid4().hex})
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        agent.connect()
+    assert agent.refusals and "unknown run" in agent.refusals[0]["message"]
+    assert not query(studio, "SELECT id FROM runs_run WHERE id LIKE 'never-registered-%'")
+
+
+def test_the_run_finishes_only_after_its_last_socket_has_been_gone_for_the_grace_period(studio, agents):
+    run_id = registered_run(studio)
+    agent = agents(studio, {"run_id": run_id}).connect()
+    wait_for(lambda: run_row(studio, run_id)["agent_sockets"] == 1, message="the socket counted")
+    agent.disconnect()
+    left = time.monotonic()
+    row = wait_for(lambda: (r := run_row(studio, run_id))["agent_left_at"] and r, message="the disconnect")
+    assert row["status"] == "running" and row["agent_sockets"] == 0 and row["finished_at"] is None
+    row = wait_for(lambda: (r := run_row(studio, run_id))["status"] == "finished" and r, timeout=GRACE + 10,
+                   message="the run finished")
+    assert time.monotonic() - left >= GRACE - 0.5
+    assert row["finished_at"] == row["agent_left_at"]
+
+
+def test_a_reconnect_within_the_grace_period_keeps_the_run_running(studio, agents):
+    run_id = registered_run(studio)
+    first = agents(studio, {"run_id": run_id}).connect()
+    wait_for(lambda: run_row(studio, run_id)["agent_sockets"] == 1, message="the socket counted")
+    first.disconnect()
+    wait_for(lambda: run_row(studio, run_id)["agent_left_at"], message="the disconnect")
+    agents(studio, {"run_id": run_id}).connect()  # the network blip is over
+    wait_for(lambda: run_row(studio, run_id)["agent_sockets"] == 1, message="the reconnect")
+    time.sleep(GRACE + 1.5)  # past the first socket's grace, and a sweep
+    row = run_row(studio, run_id)
+    assert row["status"] == "running" and row["agent_left_at"] is None and row["finished_at"] is None
+
+
+def test_one_of_two_sockets_leaving_does_not_finish_the_run(studio, agents):
+    run_id = registered_run(studio)
+    first = agents(studio, {"run_id": run_id}).connect()
+    second = agents(studio, {"run_id": run_id}).connect()
+    wait_for(lambda: run_row(studio, run_id)["agent_sockets"] == 2, message="both sockets counted")
+    first.disconnect()
+    wait_for(lambda: run_row(studio, run_id)["agent_sockets"] == 1, message="one socket left")
+    time.sleep(GRACE + 1.5)
+    assert run_row(studio, run_id)["status"] == "running"
+    second.disconnect()
+    wait_for(lambda: run_row(studio, run_id)["status"] == "finished", timeout=GRACE + 10, message="the run finished")
+
+
+def test_an_agent_reconnecting_to_a_finished_run_makes_it_live_again(studio, agents):
+    run_id = registered_run(studio)
+    agents(studio, {"run_id": run_id}).connect().disconnect()
+    wait_for(lambda: run_row(studio, run_id)["status"] == "finished", timeout=GRACE + 10, message="the run finished")
+    agents(studio, {"run_id": run_id}).connect()
+    row = wait_for(lambda: (r := run_row(studio, run_id))["status"] == "running" and r, message="running again")
+    assert row["finished_at"] is None and row["agent_sockets"] == 1
+
+
+def test_an_agent_connecting_while_its_question_is_pending_leaves_the_run_waiting(studio, agents):
+    run_id = registered_run(studio)
+    response = studio.post("requestUserInput", {"requestId": "q-" + run_id, "runId": run_id, "agentId": "a",
+                                                "agentName": "user", "structuredInput": None})
+    assert response.status_code == 200 and response.json() == {"result": {}}
+    agents(studio, {"run_id": run_id}).connect()
+    row = wait_for(lambda: (r := run_row(studio, run_id))["agent_sockets"] == 1 and r, message="the socket counted")
+    assert row["status"] == "waiting"
