@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.support.agentscope_env import start_agent
+from tests.support.agentscope_env import run_agent, start_agent
 from tests.support.server import StudioServer
 from tests.support.waiting import wait_for
 
@@ -80,3 +80,17 @@ def test_messages_and_answers_cross_between_workers(workers, database, page, tmp
     # The details panel's tool-call count runs on PostgreSQL's JSON functions too.
     details = page.request.get(f"{person_side.url}/runs/{run_id}/details/").text()
     assert "<dt>Tool calls</dt><dd>1</dd>" in details
+
+
+def test_spans_sent_to_one_worker_are_stored_on_postgresql_and_shown_by_the_other(workers, database, page):
+    agent_side, person_side = workers
+    run_id = uuid.uuid4().hex[:16]
+    done = run_agent("1.0.21", "traced_react.py", agent_side.url, run_id, env={"STUDIO_PROJECT": "TeamTraces"})
+    assert done.returncode == 0, done.stderr
+    page.goto(f"{person_side.url}/projects/TeamTraces/runs/{run_id}/")
+    page.locator("#trace-roots .span-row", has_text="invoke_agent Friday").wait_for()
+    # Linked, counted and totalled by PostgreSQL's side of the raw SQL.
+    assert sql(database, "SELECT count(*) FROM traces_span WHERE run_id = %s", run_id) == [(7,)]
+    assert sql(database, "SELECT span_count, input_tokens, output_tokens, has_root FROM traces_trace "
+                         "WHERE run_id = %s AND name = 'invoke_agent Friday'", run_id) == [(6, 273, 105, True)]
+    assert "273 in · 105 out" in page.locator("#trace-stats").inner_text()
