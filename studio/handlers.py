@@ -39,6 +39,7 @@ class AgentEndpointsHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        scope = with_content_length(scope, body_file)
         set_script_prefix(get_script_prefix(scope))
         response = await sync_to_async(self.respond, thread_sensitive=True)(scope, body_file)
         await self.send_response(response, send)
@@ -55,6 +56,16 @@ class AgentEndpointsHandler(ASGIHandler):
         # closed (which sends request_finished) before it is sent.
         response.close()
         return response
+
+
+def with_content_length(scope, body_file):
+    """A chunked request (no Content-Length) would read as empty in Django: give it its length,
+    so its body is read, and the size limits apply to it."""
+    if any(name == b"content-length" for name, _ in scope.get("headers", ())):
+        return scope
+    size = body_file.seek(0, 2)
+    body_file.seek(0)
+    return {**scope, "headers": [*scope.get("headers", ()), (b"content-length", str(size).encode())]}
 
 
 class SyncThreads:

@@ -111,3 +111,13 @@ def test_a_body_over_the_configured_limit_is_a_413(tmp_path):
         assert query(server, "SELECT content FROM runs_message") == [{"content": '"' + "x" * 1000 + '"'}]
     finally:
         server.stop()
+
+
+def test_a_chunked_body_without_content_length_is_read(studio):
+    run_id = "chunked-" + uuid.uuid4().hex[:12]
+    body = ('{"id": "%s", "project": "HttpProject"}' % run_id).encode()
+    response = requests.post(studio.url + "/trpc/registerRun", data=iter([body[:10], body[10:]]),
+                             headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    assert response.status_code == 200, response.text
+    assert query(studio, "SELECT id FROM runs_run WHERE id = ?", run_id) == [{"id": run_id}]

@@ -1,4 +1,4 @@
-"""Replaying what real agentscope clients sent (captures/, recorded against a stub server).
+"""Replaying what real agentscope clients sent (tests/captures/, recorded against a stub server).
 
 Each capture line is one JSON object; "kind": "http" lines hold a request's path, body and the
 status the stub answered. Their /trpc bodies are posted here in order, and what is stored must
@@ -16,7 +16,7 @@ from .factories import call
 
 pytestmark = pytest.mark.django_db
 
-CAPTURES = Path(__file__).parent / "captures"
+CAPTURES = Path(__file__).parents[1] / "captures"
 
 
 def trpc_calls(name):
