@@ -2,13 +2,14 @@
 
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from runs.models import Run
 from studio import live
+from traces.models import Trace
 
 from .models import Project
 
@@ -31,6 +32,8 @@ def with_counts(projects):
         finished=Count("runs", filter=Q(runs__status=status.FINISHED)),
         errored=Count("runs", filter=Q(runs__status=status.ERROR)),
         newest_run=Max("runs__started_at"),
+        # Programs other than agentscope send only spans: their project has traces, no runs.
+        has_traces=Exists(Trace.objects.filter(project=OuterRef("pk"))),
     )
 
 

@@ -100,6 +100,15 @@ class Span(models.Model):
         return OPERATION_LABELS.get(self.operation, self.operation or SPAN_KINDS.get(self.kind, "span"))
 
     @property
+    def short_name(self):
+        """The name without its GenAI operation prefix ("execute_tool get_weather" -> "get_weather"):
+        the tree's label already says what the span is."""
+        prefix = f"{self.operation} "
+        if self.operation and self.name.startswith(prefix) and len(self.name) > len(prefix):
+            return self.name[len(prefix):]
+        return self.name
+
+    @property
     def total_tokens(self):
         if self.input_tokens is None and self.output_tokens is None:
             return None

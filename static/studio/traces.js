@@ -39,10 +39,11 @@
       const axis = tree.querySelector(".axis-track");
       if (axis) {
         axis.innerHTML = "";
-        for (let i = 0; i <= 4; i++) {
+        const width = axis.clientWidth, parts = width < 140 ? 1 : width < 260 ? 2 : 4;  // labels must not overlap
+        for (let i = 0; i <= parts; i++) {
           const tick = document.createElement("span");
-          tick.style.left = i * 25 + "%";
-          tick.textContent = i === 0 ? "0" : formatMs((span * i) / 4);
+          tick.style.left = (i * 100) / parts + "%";
+          tick.textContent = i === 0 ? "0" : formatMs((span * i) / parts);
           axis.appendChild(tick);
         }
       }

@@ -88,7 +88,7 @@ def test_spans_sent_to_one_worker_are_stored_on_postgresql_and_shown_by_the_othe
     done = run_agent("1.0.21", "traced_react.py", agent_side.url, run_id, env={"STUDIO_PROJECT": "TeamTraces"})
     assert done.returncode == 0, done.stderr
     page.goto(f"{person_side.url}/projects/TeamTraces/runs/{run_id}/")
-    page.locator("#trace-roots .span-row", has_text="invoke_agent Friday").wait_for()
+    page.locator("#trace-roots .span-row", has_text="agent Friday").wait_for()
     # Linked, counted and totalled by PostgreSQL's side of the raw SQL.
     assert sql(database, "SELECT count(*) FROM traces_span WHERE run_id = %s", run_id) == [(7,)]
     assert sql(database, "SELECT span_count, input_tokens, output_tokens, has_root FROM traces_trace "

@@ -79,13 +79,13 @@ def test_a_person_opens_the_trace_view_expands_the_tree_and_reads_an_exception(s
     page.goto(f"{studio.url}/projects/{project}/runs/{run_id}/")
     page.wait_for_selector("#live-status.on")
     tree = page.locator("#trace-roots")
-    tree.locator(".span-row", has_text="invoke_agent Friday").wait_for()
+    tree.locator(".span-row", has_text="agent Friday").wait_for()
 
     # Expand the agent span: its LLM calls, formatter and tool call load beneath it.
-    page.locator(".span-row", has_text="invoke_agent Friday").locator(".toggle").click()
-    page.locator(".span-kids .span-row", has_text="execute_tool get_weather").wait_for()
+    page.locator(".span-row", has_text="agent Friday").locator(".toggle").click()
+    page.locator(".span-kids .span-row", has_text="tool get_weather").wait_for()
     assert page.locator(".span-kids .span-row").count() == 5
-    bar = page.locator(".span-kids .span-row", has_text="execute_tool").locator(".span-bar")
+    bar = page.locator(".span-kids .span-row", has_text="get_weather").locator(".span-bar")
     assert bar.evaluate("el => parseFloat(el.style.width)") > 0
 
     # The failing function: marked in the tree, its exception readable in the detail.
@@ -101,7 +101,7 @@ def test_a_person_opens_the_trace_view_expands_the_tree_and_reads_an_exception(s
     # The agent's reply in the chat leads to its span, and back.
     page.locator(".reply", has_text="It is sunny in Paris").locator(".reply-spans").click()
     page.locator("#span-detail h3", has_text="invoke_agent Friday").wait_for()
-    assert page.locator(".span-node.highlight > .span-row", has_text="invoke_agent Friday").count() == 1
+    assert page.locator(".span-node.highlight > .span-row", has_text="agent Friday").count() == 1
     page.locator("#span-detail [data-goto-reply]").click()
     page.locator(".reply.flash").wait_for()
 
@@ -115,7 +115,7 @@ def test_spans_appear_live_on_an_open_run_page(studio, page):
     page.wait_for_selector("#trace-empty")
     # The exporter of the real client, pointed at the run the page shows.
     run_traced_agent(studio, project, run_id)
-    page.locator("#trace-roots .span-row", has_text="invoke_agent Friday").wait_for(timeout=15000)
+    page.locator("#trace-roots .span-row", has_text="agent Friday").wait_for(timeout=15000)
     page.locator("#trace-roots .span-row", has_text="failing_function").wait_for()
     assert page.locator("#trace-empty").count() == 0
     wait_for(lambda: "378" in page.locator("#trace-stats").inner_text(), message="live statistics")
