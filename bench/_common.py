@@ -549,7 +549,14 @@ def main(doc, add_arguments, run):
     server = make_server(args)
     with server:
         print(describe(server), flush=True)
-        result = run(server, args)
+        try:
+            result = run(server, args)
+        except BaseException:
+            if server.process is not None:
+                alive = server.process.poll() is None
+                print(f"server {'still running' if alive else f'exited with {server.process.returncode}'}; its log ends:\n{server.log()}",
+                      file=sys.stderr)
+            raise
         result.print()
         if server.pid:
             print(f"server RSS after the run: {server.rss_mb():.0f} MB (peak {server.peak_rss_mb():.0f} MB)")
