@@ -16,9 +16,23 @@
   const jump = document.getElementById("jump-latest");
   if (chat) {
     chat.scrollTop = chat.scrollHeight;
+    // Older replies load when the person scrolls near the top: asked for here, not by an
+    // "intersect" trigger, which also fires while the page is still being laid out and, after a
+    // load, on the next loader before the scroll position is restored (a chain of loads).
+    const loadOlder = () => {
+      const older = chat.querySelector(".older");
+      if (!older || older.dataset.requested) return;
+      if (chat.scrollTop < 400 || chat.scrollHeight <= chat.clientHeight) {
+        older.dataset.requested = "1";
+        htmx.trigger(older, "studio:older");
+      }
+    };
     chat.addEventListener("scroll", () => {
       if (chat.scrollHeight - chat.scrollTop - chat.clientHeight < 40) jump?.setAttribute("hidden", "");
-    });
+      loadOlder();
+    }, { passive: true });
+    // A chat shorter than its box cannot be scrolled: fill it.
+    document.addEventListener("DOMContentLoaded", () => { if (chat.scrollHeight <= chat.clientHeight) loadOlder(); });
     jump?.addEventListener("click", () => {
       chat.scrollTo({ top: chat.scrollHeight, behavior: "smooth" });
       jump.setAttribute("hidden", "");
@@ -27,10 +41,11 @@
     document.body.addEventListener("htmx:beforeSwap", (e) => {
       if (e.detail.target?.hasAttribute("data-keep-scroll")) chat.dataset.heightBefore = chat.scrollHeight;
     });
-    document.body.addEventListener("htmx:afterSettle", () => {
+    document.body.addEventListener("htmx:afterSwap", () => {
       if (chat.dataset.heightBefore) {
         chat.scrollTop += chat.scrollHeight - Number(chat.dataset.heightBefore);
         delete chat.dataset.heightBefore;
+        if (chat.scrollHeight <= chat.clientHeight) loadOlder();
       }
     });
   }

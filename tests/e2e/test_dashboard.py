@@ -151,3 +151,30 @@ def test_hostile_messages_stay_inert_in_the_browser(studio, page):
     assert page.evaluate("window.pwned") is None and dialogs == []
     assert "<script>window.pwned=1</script>" in page.locator(".message").inner_text()
     screenshot(page, "run-page-hostile")
+
+
+def test_older_replies_load_only_when_the_person_scrolls_up_and_keep_the_view(studio, page):
+    import requests
+
+    run_id, project = uuid.uuid4().hex[:16], f"Long {uuid.uuid4().hex[:6]}"
+    session = requests.Session()
+    session.post(f"{studio.url}/trpc/registerRun", json={"id": run_id, "project": project, "name": "long"})
+    for n in range(70):
+        session.post(f"{studio.url}/trpc/pushMessage", json={
+            "runId": run_id, "replyId": f"r{n}", "replyName": "Friday", "replyRole": "assistant",
+            "msg": {"id": f"m{n}", "name": "Friday", "role": "assistant", "content": f"Reply number {n}",
+                    "metadata": {}, "timestamp": ""}})
+    page.goto(f"{studio.url}/projects/{project}/runs/{run_id}/")
+    page.wait_for_selector("#live-status.on")
+    page.wait_for_timeout(800)
+    # Opening the page shows the newest 20 replies, at the bottom, and loads nothing more by itself.
+    assert page.locator(".reply").count() == 20
+    assert page.locator(".reply").last.is_visible() and page.locator(".older").count() == 1
+
+    # Scrolling up loads the 20 before, above, without moving what the person was reading.
+    page.locator("#chat").evaluate("chat => chat.scrollTop = 0")
+    page.locator("#reply-" + str(query(studio, "SELECT id FROM runs_reply WHERE run_id = ? AND reply_id = 'r49'", run_id)[0]["id"])).wait_for()
+    page.wait_for_timeout(500)
+    assert page.locator(".reply").count() == 40
+    assert page.locator(".reply", has_text="Reply number 50").is_visible()
+    assert not page.locator(".reply", has_text="Reply number 29").is_visible()
