@@ -185,3 +185,14 @@ def test_a_run_id_with_slashes_and_odd_characters_has_working_pages(client):
     assert page.status_code == 200 and "message number 2" in page.content.decode()
     assert client.get(reverse("run-details", args=[run.pk])).status_code == 200
     assert "Odd / name" in html
+
+
+def test_a_browser_gets_the_big_run_page_compressed(client):
+    big = make_run(messages=2_000, run_id="big-gzip", project="Big")
+    plain = client.get(page_url(big))
+    compressed = client.get(page_url(big), headers={"Accept-Encoding": "gzip"})
+    assert compressed["Content-Encoding"] == "gzip"
+    assert len(compressed.content) < len(plain.content) / 4
+    import gzip
+
+    assert "message number 1999" in gzip.decompress(compressed.content).decode()
