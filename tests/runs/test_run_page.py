@@ -1,6 +1,7 @@
 """The run page: bounded work for big runs, and hostile content rendered inert."""
 
 import base64
+import gzip
 from html.parser import HTMLParser
 
 import pytest
@@ -193,6 +194,4 @@ def test_a_browser_gets_the_big_run_page_compressed(client):
     compressed = client.get(page_url(big), headers={"Accept-Encoding": "gzip"})
     assert compressed["Content-Encoding"] == "gzip"
     assert len(compressed.content) < len(plain.content) / 4
-    import gzip
-
     assert "message number 1999" in gzip.decompress(compressed.content).decode()
