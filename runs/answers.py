@@ -10,11 +10,11 @@ import asyncio
 import logging
 
 from channels.db import database_sync_to_async
-from django.db import transaction
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
 from studio import live
+from studio.db import writing
 
 from .content import InvalidContent, validate_content
 from .models import InputRequest, Run
@@ -56,7 +56,7 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
         validate_content(blocks, "blocks")
     except InvalidContent as exc:
         raise AnswerRejected(str(exc), errors={exc.field: exc.message}) from exc
-    with transaction.atomic():
+    with writing():
         request = InputRequest.objects.select_for_update().filter(request_id=request_id, run_id=run_id).first()
         if request is None:
             raise AnswerRejected(f"This run has no input request '{request_id}'", status=404)

@@ -8,11 +8,12 @@ import threading
 from collections import OrderedDict
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from projects.models import Project
 from studio import live
+from studio.db import writing
 from studio.trpc import TrpcError
 from traces.ingest import link_orphan_spans
 
@@ -25,7 +26,7 @@ ACTIVITY_RESOLUTION = timedelta(seconds=1)
 def register_run(data):
     """Create or refresh a run (the client may register the same id again)."""
     now = timezone.now()
-    with transaction.atomic():
+    with writing():
         recent.forget_run(data["id"])
         project, _ = Project.objects.get_or_create(name=data["project"])
         fields = {
@@ -124,7 +125,7 @@ def _push_message(data, trust_recent):
     reply_name = data.get("replyName") or data.get("name") or msg.get("name") or ""
     reply_role = data.get("replyRole") or data.get("role") or msg.get("role") or ""
     now = timezone.now()
-    with transaction.atomic():
+    with writing():
         run = recent.runs.get(run_id) if trust_recent else None
         if run is None:
             run = _live_run(run_id)
@@ -152,7 +153,7 @@ def _push_message(data, trust_recent):
 def register_reply(data):
     """Announce a reply before its first message (name and role shown at once)."""
     now = timezone.now()
-    with transaction.atomic():
+    with writing():
         run = _live_run(data["runId"])
         name = data.get("replyName") or data.get("name") or ""
         role = data.get("replyRole") or data.get("role") or ""
@@ -163,7 +164,7 @@ def register_reply(data):
 
 def request_user_input(data):
     """Store an agent's question and mark the run as waiting; a repeated requestId is a no-op."""
-    with transaction.atomic():
+    with writing():
         run = _live_run(data["runId"])
         request, created = InputRequest.objects.get_or_create(
             request_id=data["requestId"],

@@ -21,13 +21,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from runs import agent_link  # noqa: E402
-from studio import live  # noqa: E402
+from studio import db, live  # noqa: E402
 from studio.handlers import http_application  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 django_and_channels = ProtocolTypeRouter(
     {
-        "http": http_application(django_asgi_app, settings.STUDIO_SYNC_THREADS),
+        "http": http_application(django_asgi_app, settings.STUDIO_SYNC_THREADS, settings.STUDIO_AGENT_THREADS),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
@@ -48,6 +48,7 @@ class StudioApp(socketio.ASGIApp):
                 await database_sync_to_async(agent_link.forget_sockets_of_previous_process)()
             agent_link.start_manager()
             agent_link.sio.start_background_task(agent_link.sweep_forever)
+            db.start_sqlite_checkpointer()
         await super().__call__(scope, receive, send)
 
 

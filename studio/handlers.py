@@ -76,21 +76,25 @@ class SyncThreads:
     but the thread (and its database connection) lives on for the next requests.
     """
 
-    def __init__(self, app, threads):
-        self.app = app
-        executors = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-sync") for _ in range(threads)]
+    def __init__(self, threads, name):
+        executors = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) for _ in range(threads)]
         self.turn = itertools.cycle(executors)
 
-    async def __call__(self, scope, receive, send):
-        async with ThreadSensitiveContext(executor=next(self.turn)):
-            await self.app(scope, receive, send)
+    def context(self):
+        return ThreadSensitiveContext(executor=next(self.turn))
 
 
-def http_application(browser_app, threads):
+def http_application(browser_app, page_threads, agent_threads):
     agent_app = AgentEndpointsHandler()
+    pages = SyncThreads(page_threads, "studio-pages")
+    agents = SyncThreads(agent_threads, "studio-agents")
 
     async def route(scope, receive, send):
-        app = agent_app if AGENT_PATHS.match(scope["path"]) else browser_app
-        await app(scope, receive, send)
+        if AGENT_PATHS.match(scope["path"]):
+            async with agents.context():
+                await agent_app(scope, receive, send)
+        else:
+            async with pages.context():
+                await browser_app(scope, receive, send)
 
-    return SyncThreads(route, threads)
+    return route

@@ -19,6 +19,7 @@ from django.utils import timezone
 from projects.models import Project
 from runs.models import Run
 from studio import live
+from studio.db import writing
 
 from . import conventions
 from .models import Span, Trace
@@ -31,7 +32,7 @@ def store(spans):
     if not spans:
         return 0
     rows = [_row(span) for span in spans]
-    with transaction.atomic():
+    with writing():
         _link(rows, [conventions.run_key(span)[1] for span in spans])
         before = _max_pk()
         _insert(rows)
