@@ -11,6 +11,7 @@ How a span finds its run (traces.conventions.run_key):
 """
 
 import json
+from operator import itemgetter
 
 from django.db import transaction
 from django.db.models import Max, Q
@@ -31,9 +32,10 @@ def store(spans):
     """Store decoded spans (a span already stored is left as it is). Returns how many were new."""
     if not spans:
         return 0
-    rows = [_row(span) for span in spans]
+    keys = [conventions.run_key(span) for span in spans]
+    rows = [_row(span, key) for span, key in zip(spans, keys)]
     with writing():
-        _link(rows, [conventions.run_key(span)[1] for span in spans])
+        _link(rows, [names_a_run for _, names_a_run in keys])
         before = _max_pk()
         _insert(rows)
         stored = Span.objects.filter(pk__gt=before).count()
@@ -43,7 +45,7 @@ def store(spans):
     return stored
 
 
-# Every column but the primary key, in the order _insert writes them.
+# Stored as JSON text (the others are plain values).
 _JSON_COLUMNS = {"attributes", "events", "links", "dropped", "resource", "scope"}
 
 
@@ -55,26 +57,32 @@ def _insert(rows):
     3,500 spans a second. One statement run over the rows by the driver is several times faster;
     the values are already plain (see traces.otlp), so only JSON and the time need preparing.
     """
-    fields = [field for field in Span._meta.concrete_fields if not field.primary_key]
-    columns = [field.column for field in fields]
-    names = [field.attname for field in fields]
+    fields = [field.attname for field in Span._meta.concrete_fields if not field.primary_key]
+    plain = [name for name in fields if name not in _JSON_COLUMNS and name != "received_at"]
+    encoded_json = [name for name in fields if name in _JSON_COLUMNS]
     connection = transaction.get_connection()
     quote = connection.ops.quote_name
+    columns = [Span._meta.get_field(name).column for name in (*plain, *encoded_json, "received_at")]
     sql = (
         f"INSERT INTO {quote(Span._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT (trace_id, span_id) DO NOTHING"
     )
     received_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    params = [
-        [
-            dumps(row[name]) if name in _JSON_COLUMNS
-            else received_at if name == "received_at"
-            else row[name]
-            for name in names
-        ]
-        for row in rows
-    ]
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    # The spans of a batch share their resource and scope (the same objects, see traces.otlp),
+    # and most have no events or links: encode each distinct object once.
+    encoded = {}
+
+    def dumps(value):
+        if not value:
+            return "[]" if isinstance(value, list) else "{}"
+        key = id(value)
+        if key not in encoded:
+            encoded[key] = (value, encode(value))  # holding the value keeps its id unique
+        return encoded[key][1]
+
+    plain_values, json_values = itemgetter(*plain), itemgetter(*encoded_json)
+    params = [(*plain_values(row), *map(dumps, json_values(row)), received_at) for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -83,8 +91,8 @@ def _max_pk():
     return Span.objects.aggregate(last=Max("pk"))["last"] or 0
 
 
-def _row(span):
-    key, _ = conventions.run_key(span)
+def _row(span, run_key):
+    key, _ = run_key
     service_name, instance = conventions.service(span)
     return {
         **{name: span[name] for name in (
