@@ -112,6 +112,10 @@ def test_a_structured_form_is_checked_on_the_server_and_its_object_reaches_the_a
         "address": {"city": "Lisbon", "postcode": None},
         "tags": ["late arrival"],
     }
+    # The person's answer shows in the chat: the structured object, readable.
+    answer_in_chat = page.locator(".reply.from-user .structured")
+    answer_in_chat.wait_for()
+    assert '"guest": "Ada Lovelace"' in answer_in_chat.inner_text()
 
 
 def test_two_user_agents_waiting_in_one_run_are_both_answered(studio, page, agents):

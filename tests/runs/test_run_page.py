@@ -78,6 +78,17 @@ def test_a_reply_with_thousands_of_messages_shows_its_newest_and_offers_the_rest
     assert html.count('class="message role-assistant"') == 20
 
 
+@pytest.mark.parametrize("group", ["reply", "message"])
+def test_a_structured_answer_without_text_shows_its_fields_in_the_chat(client, group):
+    run = make_run(messages=0)
+    reply = Reply.objects.create(run=run, reply_id="answer", name="booker", role="user")
+    Message.objects.create(run=run, reply=reply, msg_id="answer", name="booker", role="user", content=[],
+                           metadata={"guest": "Ada Lovelace", "nights": 3})
+    html = client.get(page_url(run) + f"?group={group}").content.decode()
+    assert '<details class="block structured" open><summary>Structured data</summary>' in html
+    assert "&quot;guest&quot;: &quot;Ada Lovelace&quot;" in html
+
+
 class TagCollector(HTMLParser):
     def __init__(self):
         super().__init__()
