@@ -57,3 +57,20 @@ def test_a_project_name_is_escaped(client):
     make_project("<script>alert(1)</script>")
     html = client.get(reverse("projects")).content.decode()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_the_link_agentscope_prints_before_init_sets_the_project_explains_itself(client):
+    # agentscope 1.0.x logs "View the run at: <studio>/projects/UnnamedProject_At<date>".
+    response = client.get("/projects/UnnamedProject_At20261201/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "agentscope.init(project=...)" in html
+    assert f'href="{reverse("projects")}"' in html
+
+
+def test_an_unknown_page_is_a_404_that_leads_back_to_the_projects(client):
+    response = client.get("/no/such/page/<script>")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "<script>" not in html.split("<body", 1)[1]
+    assert f'href="{reverse("projects")}"' in html
