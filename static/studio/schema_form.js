@@ -60,7 +60,9 @@
 
     if (s.enum) {
       const select = el("select", { id, name: path.join(".") });
-      if (!required || nullable) select.appendChild(el("option", { value: "", text: "—" }));
+      // A required choice without a default starts unchosen: the person must pick one.
+      const unchosen = !required || nullable ? "—" : s.default === undefined ? "Choose…" : null;
+      if (unchosen) select.appendChild(el("option", { value: "", text: unchosen }));
       s.enum.forEach((option, i) => select.appendChild(el("option", { value: String(i), text: String(option), selected: s.default === option })));
       getter = () => (select.value === "" ? undefined : s.enum[Number(select.value)]);
       wrapper.append(head, select);

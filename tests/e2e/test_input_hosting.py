@@ -75,11 +75,12 @@ def test_a_person_answers_a_plain_question_and_the_agent_continues_with_it(studi
     assert request["answered_by"].startswith("anonymous")
 
 
-def fill_booking(page, nights):
+def fill_booking(page, nights, room=None):
     form = page.locator("[data-answer-form].active")
     form.get_by_label("Guest").fill("Ada Lovelace")
     form.get_by_label("Nights").fill(str(nights))
-    form.get_by_label("Room").select_option(label="suite")
+    if room:
+        form.get_by_label("Room").select_option(label=room)
     form.get_by_label("Breakfast").check()
     form.get_by_label("City").fill("Lisbon")
     form.get_by_role("button", name="+ Add").click()
@@ -92,16 +93,20 @@ def test_a_structured_form_is_checked_on_the_server_and_its_object_reaches_the_a
     wait_for(lambda: pending_requests(studio, agent.run_id), message="the input request")
     open_run(page, studio, agent.run_id)
 
+    # A required choice starts unchosen: sent as it is, it is refused beside the field.
     form = fill_booking(page, nights=0)
+    assert form.get_by_label("Room").input_value() == ""
     form.get_by_role("button", name="Send").click()
     error = form.locator('[data-path="nights"] .sf-error')
     error.wait_for()
     assert "minimum" in error.inner_text()
+    assert "required" in form.locator('[data-path="room"] .sf-error').inner_text()
     screenshot(page, "input-structured-form-error")
     assert agent.poll() is None, "the agent must still be waiting"
     assert len(pending_requests(studio, agent.run_id)) == 1
 
     form.get_by_label("Nights").fill("3")
+    form.get_by_label("Room").select_option(label="suite")
     form.get_by_role("button", name="Send").click()
     [answer] = answers_of(agent)
     assert answer["metadata"] == {
