@@ -100,6 +100,9 @@
 
   // ---- answering agents (docs/WEBSOCKET.md) ----
   const MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024;
+  // Together: base64 adds a third, and the answer must fit in one WebSocket frame (uvicorn's
+  // default limit is 16 MiB) and under the server's STUDIO_MAX_ANSWER_BYTES.
+  const MAX_ANSWER_ATTACHMENT_BYTES = 10 * 1024 * 1024;
   const pendingFiles = new WeakMap();
 
   function setupForms(scope) {
@@ -107,17 +110,24 @@
       if (form.dataset.ready) return;
       form.dataset.ready = "1";
       pendingFiles.set(form, []);
-      const schemaHost = form.querySelector("[data-schema-form]");
-      if (schemaHost && window.SchemaForm) {
-        const schema = JSON.parse(document.getElementById(form.dataset.schemaId).textContent);
-        form.schemaForm = window.SchemaForm.render(schemaHost, schema);
-      }
+      // First, so that nothing below can leave the form to the browser's own submit.
+      form.addEventListener("submit", (e) => { e.preventDefault(); sendAnswer(form); });
+      form.addEventListener("input", () => { form.dataset.touched = "1"; });
       const textarea = form.querySelector("textarea");
       textarea.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
       });
       form.querySelector("input[type=file]").addEventListener("change", (e) => addFiles(form, e.target));
-      form.addEventListener("submit", (e) => { e.preventDefault(); sendAnswer(form); });
+      const schemaHost = form.querySelector("[data-schema-form]");
+      if (schemaHost && window.SchemaForm) {
+        try {
+          const schema = JSON.parse(document.getElementById(form.dataset.schemaId).textContent);
+          form.schemaForm = window.SchemaForm.render(schemaHost, schema);
+        } catch (error) {
+          form.brokenSchema = true;
+          schemaHost.textContent = "This form cannot be shown (" + error.message + "). Answer it over HTTP: see docs/WEBSOCKET.md.";
+        }
+      }
     });
     scope.querySelectorAll("[data-ask-tab]").forEach((tab) => {
       tab.addEventListener("click", () => {
@@ -140,6 +150,11 @@
     for (const file of input.files) {
       if (file.size > MAX_ATTACHMENT_BYTES) {
         showError(form, `${file.name} is ${(file.size / 1048576).toFixed(1)} MB: attachments can be at most ${MAX_ATTACHMENT_BYTES / 1048576} MB.`);
+        continue;
+      }
+      const total = list.reduce((sum, f) => sum + f.size, file.size);
+      if (total > MAX_ANSWER_ATTACHMENT_BYTES) {
+        showError(form, `${file.name} would make the attachments ${(total / 1048576).toFixed(1)} MB: an answer can carry at most ${MAX_ANSWER_ATTACHMENT_BYTES / 1048576} MB.`);
         continue;
       }
       const kind = file.type.split("/")[0];
@@ -175,7 +190,17 @@
   }
 
   async function sendAnswer(form) {
+    // One answer at a time: a second Enter while files are read or the answer is on its way
+    // would send it again (and be told it was already answered).
+    if (form.classList.contains("sending") || form.classList.contains("sent")) return;
+    form.classList.add("sending");
+    const problem = await trySend(form);
+    if (problem) { form.classList.remove("sending"); showError(form, problem); }
+  }
+
+  async function trySend(form) {
     showError(form, "");
+    if (form.brokenSchema) return "This form cannot be shown, so it cannot be sent from here.";
     const text = form.querySelector("textarea").value;
     const blocks = [];
     if (text.trim()) blocks.push({ type: "text", text });
@@ -187,12 +212,11 @@
       form.schemaForm.clearErrors();
       structured = form.schemaForm.value();
     } else if (!blocks.length) {
-      showError(form, "Write an answer or attach a file first.");
-      return;
+      return "Write an answer or attach a file first.";
     }
     const payload = { type: "answer", requestId: form.dataset.requestId, blocks, structured };
-    if (!window.studioLive.send(payload)) { showError(form, "Not connected to the studio: reconnecting, try again in a moment."); return; }
-    form.classList.add("sending");
+    if (!window.studioLive.send(payload)) return "Not connected to the studio: reconnecting, try again in a moment.";
+    return null;
   }
 
   document.addEventListener("studio:message", (e) => {
@@ -210,6 +234,12 @@
     } else if (data.type === "error") {
       toast(data.message, "error");
     }
+  });
+
+  // An answer in flight when the socket dropped may never be answered: let the person resend
+  // (the server takes a request's answer once, so a duplicate is refused, never doubled).
+  document.addEventListener("studio:disconnected", () => {
+    document.querySelectorAll("[data-answer-form].sending").forEach((form) => form.classList.remove("sending"));
   });
 
   setupForms(document);

@@ -39,10 +39,11 @@
         const twin = el.querySelectorAll("details")[i]; if (twin) twin.open = true;
       });
       if (existing.classList.contains("current")) el.classList.add("current");
-      // A half-written answer survives another agent's request arriving.
-      existing.querySelectorAll("form[id] textarea").forEach((t) => {
-        const twin = el.querySelector("#" + CSS.escape(t.form.id) + " textarea");
-        if (twin && t.value) twin.value = t.value;
+      // A half-written answer (text, form fields, attachments) survives any update of the
+      // requests around it: a request still pending keeps the very form the person is filling.
+      existing.querySelectorAll("form[data-answer-form][id]").forEach((form) => {
+        const twin = el.querySelector("#" + CSS.escape(form.id));
+        if (twin) twin.replaceWith(form);
       });
       const activeTab = existing.querySelector("[data-ask-tab].active");
       const twinTab = activeTab && el.querySelector(`[data-ask-tab="${activeTab.dataset.askTab}"]`);
@@ -79,7 +80,8 @@
 
   // Updates sent while the socket was down are lost: reload, unless the person is writing.
   function catchUp() {
-    const writing = Array.from(document.querySelectorAll("textarea")).some((t) => t.value.trim());
+    const writing = Array.from(document.querySelectorAll("textarea")).some((t) => t.value.trim())
+      || document.querySelector("[data-answer-form][data-touched]");
     if (!writing) location.reload();
     else window.studioToast?.("Reconnected. Reload the page to see what happened meanwhile.");
   }
@@ -96,6 +98,7 @@
     socket.onmessage = onMessage;
     socket.onclose = (event) => {
       status?.classList.remove("on");
+      document.dispatchEvent(new CustomEvent("studio:disconnected"));
       status?.setAttribute("title", "Reconnecting…");
       if (event.code === 4404) return;  // the run was deleted
       retry = Math.min(retry + 1, 6);

@@ -44,12 +44,21 @@
   }
 
   let counter = 0;
+  const MAX_DEPTH = 12;
 
-  function build(schema, root, path, required) {
+  // pydantic's default title of a field: "home_address" -> "Home Address".
+  function titleOf(key) {
+    return String(key).replace(/_/g, " ").replace(/\b\w/g, (c) => c.toUpperCase());
+  }
+
+  function build(schema, root, path, required, depth = 0) {
+    if (depth > MAX_DEPTH) throw new Error("the schema nests deeper than " + MAX_DEPTH + " levels");
     const resolved = resolve(schema, root);
     const { schema: s, nullable } = unwrapOptional(resolved, root);
     const id = "sf-" + ++counter;
-    const label = s.title || path[path.length - 1] || "";
+    // A field's own title or name, not that of the type it refers to (two Address fields).
+    const key = path[path.length - 1];
+    const label = schema.title || (key !== undefined && !/^\d+$/.test(key) ? titleOf(key) : s.title) || "";
     const wrapper = el("div", { class: "sf-field", "data-path": path.join(".") });
     const head = el("label", { for: id }, document.createTextNode(label));
     if (required) head.appendChild(el("span", { class: "required", title: "required", text: " *" }));
@@ -77,21 +86,33 @@
       getter = () => (input.value === "" ? undefined : Number(input.value));
       wrapper.append(head, input);
     } else if (type === "object" || s.properties) {
-      const fieldset = el("fieldset", { class: "sf-object", "data-path": path.join(".") }, el("legend", { text: label }));
+      const legend = el("legend", { text: label });
+      const fieldset = el("fieldset", { class: "sf-object", "data-path": path.join(".") }, legend);
       const children = {};
       const needed = new Set(s.required || []);
-      for (const [key, child] of Object.entries(s.properties || {})) {
-        const built = build(child, root, [...path, key], needed.has(key));
-        children[key] = built;
+      for (const [childKey, child] of Object.entries(s.properties || {})) {
+        const built = build(child, root, [...path, childKey], needed.has(childKey), depth + 1);
+        children[childKey] = built;
         fieldset.appendChild(built.node);
       }
       if (help) fieldset.appendChild(help);
       fieldset.appendChild(error);
+      // Optional[Model]: left out (null) unless the person chooses to fill it in.
+      let included = () => true;
+      if (nullable) {
+        const toggle = el("input", { type: "checkbox", id, checked: s.default !== null && s.default !== undefined });
+        legend.replaceChildren(el("label", { class: "sf-include", for: id }, toggle, document.createTextNode(label)));
+        const sync = () => fieldset.querySelectorAll(":scope > .sf-field, :scope > .sf-object").forEach((n) => { n.hidden = !toggle.checked; });
+        toggle.addEventListener("change", sync);
+        sync();
+        included = () => toggle.checked;
+      }
       getter = () => {
+        if (!included()) return null;
         const out = {};
-        for (const [key, child] of Object.entries(children)) {
+        for (const [childKey, child] of Object.entries(children)) {
           const v = child.get();
-          if (v !== undefined) out[key] = v;
+          if (v !== undefined) out[childKey] = v;
         }
         return out;
       };
@@ -100,18 +121,32 @@
       const items = [];
       const list = el("div", { class: "sf-array" });
       const add = el("button", { type: "button", class: "small", text: "+ Add" });
-      const addItem = (value) => {
+      const base = path.join(".");
+      // Errors come back by item index: after a removal, the items after it move up one.
+      const renumber = () => items.forEach((entry, i) => {
+        if (entry.index === i) return;
+        const from = `${base ? base + "." : ""}${entry.index}`, to = `${base ? base + "." : ""}${i}`;
+        entry.row.querySelectorAll("[data-path]").forEach((n) => {
+          const p = n.dataset.path;
+          if (p === from || p.startsWith(from + ".")) n.dataset.path = to + p.slice(from.length);
+        });
+        const legend = entry.row.querySelector(":scope > .sf-field > label, :scope > .sf-object > legend");
+        if (legend && legend.textContent.startsWith("Item ")) legend.textContent = `Item ${i + 1}`;
+        entry.index = i;
+      });
+      const addItem = () => {
         const row = el("div", { class: "sf-item" });
-        const built = build({ title: `Item ${items.length + 1}`, ...(s.items || {}) }, root, [...path, String(items.length)], false);
+        const index = items.length;
+        const built = build({ title: `Item ${index + 1}`, ...(s.items || {}) }, root, [...path, String(index)], false, depth + 1);
         const remove = el("button", { type: "button", class: "small ghost", text: "✕", title: "Remove" });
-        const entry = { built, row };
-        remove.addEventListener("click", () => { items.splice(items.indexOf(entry), 1); row.remove(); });
+        const entry = { built, row, index };
+        remove.addEventListener("click", () => { items.splice(items.indexOf(entry), 1); row.remove(); renumber(); });
         row.append(built.node, remove);
         items.push(entry);
         list.appendChild(row);
       };
       add.addEventListener("click", () => addItem());
-      (Array.isArray(s.default) ? s.default : []).forEach(addItem);
+      (Array.isArray(s.default) ? s.default : []).forEach(() => addItem());
       getter = () => items.map((entry) => entry.built.get()).filter((v) => v !== undefined);
       wrapper.append(head, list, add);
     } else {

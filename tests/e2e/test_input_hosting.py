@@ -247,3 +247,78 @@ def test_an_image_can_be_attached_and_an_oversized_file_is_refused_with_a_messag
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
+
+
+# pydantic's model_json_schema() of:
+#   class Address(BaseModel): city: str
+#   class Move(BaseModel):
+#       home: Address; work: Optional[Address] = None; counts: List[conint(ge=1)] = []
+MOVE = {
+    "$defs": {"Address": {"properties": {"city": {"title": "City", "type": "string"}}, "required": ["city"],
+                          "title": "Address", "type": "object"}},
+    "properties": {
+        "home": {"$ref": "#/$defs/Address"},
+        "work": {"anyOf": [{"$ref": "#/$defs/Address"}, {"type": "null"}], "default": None},
+        "counts": {"default": [], "items": {"minimum": 1, "type": "integer"}, "title": "Counts", "type": "array"},
+    },
+    "required": ["home"], "title": "Move", "type": "object",
+}
+
+
+def ask(studio, run_id, agent_name, schema=None):
+    request_id = uuid.uuid4().hex[:12]
+    response = studio.post("requestUserInput", {"requestId": request_id, "runId": run_id, "agentId": agent_name,
+                                                "agentName": agent_name, "structuredInput": schema})
+    assert response.status_code == 200, response.text
+    return request_id
+
+
+def stored_answer(studio, request_id):
+    [row] = query(studio, "SELECT status, answer_structured FROM runs_inputrequest WHERE request_id = ?", request_id)
+    return row["status"], json.loads(row["answer_structured"] or "null")
+
+
+def test_a_half_filled_form_survives_another_agent_asking_meanwhile(studio, page):
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "two forms", "pid": 1, "status": "running"})
+    first = ask(studio, run_id, "mover", MOVE)
+    open_run(page, studio, run_id)
+    form = page.locator(f'[data-request-id="{first}"]')
+    form.get_by_label("City").first.fill("Porto")
+
+    ask(studio, run_id, "chatter")
+    page.locator("[data-ask-tab]", has_text="chatter").wait_for()
+    assert form.get_by_label("City").first.input_value() == "Porto"
+    form.get_by_role("button", name="Send").click()
+    wait_for(lambda: stored_answer(studio, first)[0] == "answered", message="the answer")
+    assert stored_answer(studio, first)[1] == {"home": {"city": "Porto"}, "work": None, "counts": []}
+
+
+def test_a_form_labels_shared_types_by_field_leaves_optional_models_out_and_keeps_item_errors_in_place(studio, page):
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "move", "pid": 1, "status": "running"})
+    request_id = ask(studio, run_id, "mover", MOVE)
+    open_run(page, studio, run_id)
+    form = page.locator(f'[data-request-id="{request_id}"]')
+    assert form.locator("legend").all_inner_texts()[:3] == ["Move", "Home", "Work"]
+    assert form.locator('[data-path="work.city"]').is_hidden()  # Optional: left out until chosen
+
+    form.locator('[data-path="home.city"] input').fill("Porto")
+    for _ in range(3):
+        form.get_by_role("button", name="+ Add").click()
+    form.locator(".sf-item").first.get_by_role("button", name="✕").click()  # the items move up
+    form.locator('[data-path="counts.0"] input').fill("5")
+    form.locator('[data-path="counts.1"] input').fill("0")
+    form.get_by_role("button", name="Send").click()
+    error = form.locator('[data-path="counts.1"] .sf-error')
+    error.wait_for()
+    assert "minimum" in error.inner_text()
+    assert form.locator('[data-path="counts.1"] input').input_value() == "0"  # beside the field it is about
+    screenshot(page, "input-form-optional-model-and-items")
+
+    form.locator('[data-path="counts.1"] input').fill("2")
+    form.get_by_label("Work").check()
+    form.locator('[data-path="work.city"] input').fill("Braga")
+    form.get_by_role("button", name="Send").click()
+    wait_for(lambda: stored_answer(studio, request_id)[0] == "answered", message="the answer")
+    assert stored_answer(studio, request_id)[1] == {"home": {"city": "Porto"}, "work": {"city": "Braga"}, "counts": [5, 2]}
