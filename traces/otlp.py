@@ -200,6 +200,11 @@ def _problem(span):
         return "parent_span_id must be empty or 8 bytes"
     if span.start_time_unix_nano > MAX_TIME_NS or span.end_time_unix_nano > MAX_TIME_NS:
         return "start or end time is out of range"
+    # Protobuf keeps enum numbers it does not know; the spec has these.
+    if not 0 <= span.kind <= 5:
+        return f"kind {span.kind} is not a SpanKind (0-5)"
+    if not 0 <= span.status.code <= 2:
+        return f"status.code {span.status.code} is not a StatusCode (0-2)"
     return ""
 
 

@@ -161,6 +161,19 @@ def test_one_bad_span_is_rejected_and_reported_while_the_others_are_stored(clien
     assert Span.objects.filter(run_id="run-partial").count() == 7
 
 
+@pytest.mark.parametrize("field, value", [("kind", -5), ("kind", 70000), ("status", {"code": -3}), ("status", {"code": 9})])
+def test_a_span_with_an_unknown_kind_or_status_is_rejected_alone(client, field, value):
+    register(client, "run-enums")
+    spans = agentscope_spans("run-enums")
+    document = json.loads(json_body(spans))
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][0][field] = value
+    response = post(client, json.dumps(document).encode(), "application/json")
+    assert response.status_code == 200
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert field.split(".")[0] in response.json()["partialSuccess"]["errorMessage"]
+    assert Span.objects.filter(run_id="run-enums").count() == 7
+
+
 def test_the_captured_flow_replayed_links_its_spans_to_its_run(client):
     for path, body in capture_http("agentscope-1.0.21.jsonl"):
         client.post(path, data=body, content_type="application/json")
