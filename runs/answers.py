@@ -7,11 +7,15 @@ gets every answered-but-unacknowledged request of its run again.
 """
 
 import asyncio
+import json
 import logging
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils import timezone
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from referencing.exceptions import Unresolvable
 
 from studio import live
 from studio.db import writing
@@ -52,6 +56,11 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
     """Store the answer of a pending request of run `run_id`; raise AnswerRejected if it cannot be taken."""
     if not isinstance(blocks, list) or len(blocks) > MAX_ANSWER_BLOCKS:
         raise AnswerRejected(f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"})
+    size = len(json.dumps([blocks, structured], ensure_ascii=False, default=str))
+    if size > settings.STUDIO_MAX_ANSWER_BYTES:
+        limit = settings.STUDIO_MAX_ANSWER_BYTES / 1048576
+        raise AnswerRejected(f"The answer is {size / 1048576:.1f} MB; at most {limit:g} MB can be sent to an agent",
+                             status=413, errors={"blocks": "too large"})
     try:
         validate_content(blocks, "blocks")
     except InvalidContent as exc:
@@ -65,7 +74,11 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
         if request.structured_input is not None:
             if structured is None:
                 raise AnswerRejected("This request needs the form filled in", errors={"": "required"})
-            errors = structured_errors(request.structured_input, structured)
+            try:
+                errors = structured_errors(request.structured_input, structured)
+            except (Unresolvable, SchemaError, RecursionError) as exc:
+                # Requests stored before their schemas were checked on arrival.
+                raise AnswerRejected(f"The agent's schema cannot be checked: {exc}", errors={"": "unchecked"}) from exc
             if errors:
                 raise AnswerRejected("Some fields need attention", errors=errors)
         else:

@@ -1,6 +1,7 @@
 """The run page's live WebSocket: chat, run status, input requests and spans of one run, the
 project's run list beside it, and the person's answers to input requests (docs/WEBSOCKET.md)."""
 
+import logging
 from urllib.parse import parse_qs
 
 from django.template.loader import render_to_string
@@ -12,6 +13,8 @@ from traces.live_render import last_span_pk, render_spans_update
 
 from . import answers, chat
 from .models import Message, Run
+
+log = logging.getLogger(__name__)
 
 
 class RunConsumer(LivePageConsumer):
@@ -111,6 +114,18 @@ class RunConsumer(LivePageConsumer):
 
     # ---- what the page sends ----
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """A frame that is not JSON text gets an error frame; the socket stays open."""
+        if text_data is None:
+            await self.send_json({"type": "error", "message": "Send JSON text frames, not binary ones"})
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except (ValueError, RecursionError):
+            await self.send_json({"type": "error", "message": "The frame is not valid JSON"})
+            return
+        await self.receive_json(content, **kwargs)
+
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or content.get("type") != "answer":
             await self.send_json({"type": "error", "message": "Unknown message type"})
@@ -127,6 +142,12 @@ class RunConsumer(LivePageConsumer):
             await self.send_json(
                 {"type": "answer.rejected", "requestId": request_id, "message": exc.message, "errors": exc.errors}
             )
+            return
+        except Exception:
+            # The page keeps its socket, and the person is told; the request stays as it was.
+            log.exception("answering %r of run %r failed", request_id, self.run_id)
+            await self.send_json({"type": "answer.rejected", "requestId": request_id,
+                                  "message": "Studio could not take this answer (see its log); try again", "errors": {}})
             return
         await self.send_json({"type": "answer.accepted", "requestId": request_id})
 

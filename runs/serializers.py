@@ -5,6 +5,9 @@ working. Both the 1.0.9+ fields (replyName/replyRole) and the legacy ones (name/
 """
 
 from jsonschema import Draft202012Validator, SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 from rest_framework import serializers
 
 from .content import InvalidContent, validate_content
@@ -74,7 +77,28 @@ class RequestUserInputSerializer(serializers.Serializer):
             Draft202012Validator.check_schema(value)
         except SchemaError as exc:
             raise serializers.ValidationError(f"is not a valid JSON Schema: {exc.message}") from exc
+        # A $ref that leads nowhere would make every answer uncheckable, and the agent wait for ever.
+        schema_uri = "urn:studio:structured-input"
+        resolver = Registry().with_resource(schema_uri, DRAFT202012.create_resource(value)).resolver(schema_uri)
+        for ref in _refs(value):
+            try:
+                resolver.lookup(ref)
+            except Unresolvable as exc:
+                raise serializers.ValidationError(f"has a $ref that resolves to nothing in the schema: {ref}") from exc
         return value
+
+
+def _refs(schema):
+    """Every "$ref" string in a JSON Schema."""
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from _refs(item)
 
 
 class RegisterReplySerializer(serializers.Serializer):

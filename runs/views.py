@@ -201,6 +201,8 @@ async def answer_input(request, run_id, request_id):
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
         return JsonResponse({"error": f"Invalid JSON: {exc}"}, status=400)
+    except RecursionError:
+        return JsonResponse({"error": "Invalid JSON: nested too deeply"}, status=400)
     if not isinstance(body, dict):
         return JsonResponse({"error": "The body must be a JSON object", "field": ""}, status=400)
     blocks = body.get("blocks")

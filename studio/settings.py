@@ -156,6 +156,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Agents send base64 media inline: a message can be megabytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("STUDIO_MAX_BODY_BYTES", 64 * 1024 * 1024)
 OTLP_MAX_BODY_BYTES = env_int("STUDIO_OTLP_MAX_BODY_BYTES", 32 * 1024 * 1024)
+# A person's answer (text, attachments as base64, the form's object) as it goes to the agent.
+STUDIO_MAX_ANSWER_BYTES = env_int("STUDIO_MAX_ANSWER_BYTES", 16 * 1024 * 1024)
 
 # Seconds a run may have no agent socket before it counts as finished. A reconnect within it
 # (network blip, server restart) keeps the run running and its input requests pending.

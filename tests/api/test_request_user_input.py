@@ -87,6 +87,8 @@ def test_a_missing_required_key_is_a_400_naming_it(client, field):
         ({"structuredInput": [FORM]}, "structuredInput", "JSON Schema object or null"),
         ({"structuredInput": {"type": 5}}, "structuredInput", "not a valid JSON Schema"),
         ({"structuredInput": {"type": "object", "required": "confirm"}}, "structuredInput", "not a valid JSON Schema"),
+        ({"structuredInput": {"properties": {"a": {"$ref": "#/$defs/Gone"}}}}, "structuredInput", "#/$defs/Gone"),
+        ({"structuredInput": {"$ref": "https://example.com/schema.json"}}, "structuredInput", "resolves to nothing"),
     ],
 )
 def test_wrong_types_are_a_400_naming_the_field(client, change, field, says):

@@ -114,6 +114,16 @@ def test_the_http_answer_endpoint_checks_its_body(client):
     bad = client.post(url, "{nope", content_type="application/json")
     assert bad.status_code == 400 and "Invalid JSON" in bad.json()["error"]
     assert client.post(url, "[]", content_type="application/json").status_code == 400
+    deep = client.post(url, "[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert deep.status_code == 400 and "nested too deeply" in deep.json()["error"]
+    assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
+
+
+def test_a_request_whose_schema_cannot_be_checked_refuses_answers_clearly_and_stays_pending():
+    make_request(schema={"type": "object", "properties": {"a": {"$ref": "#/$defs/Gone"}}})
+    with pytest.raises(AnswerRejected) as rejected:
+        record_answer("run-1", "q1", [], {"a": 1})
+    assert rejected.value.status == 400 and "cannot be checked" in rejected.value.message
     assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
 
 
@@ -128,3 +138,13 @@ def test_the_demo_command_fills_a_project_with_every_block_type_and_waiting_agen
     # Its trace: a reply with LLM calls, tools and a failed one, priced.
     panel = client.get(reverse("run-trace", args=[run.pk])).content.decode()
     assert "invoke_agent Friday" in panel and "1400 in · 406 out" in panel and "USD" in panel
+
+
+def test_an_answer_larger_than_the_limit_is_refused_with_its_size_and_changes_nothing(settings):
+    settings.STUDIO_MAX_ANSWER_BYTES = 1024 * 1024
+    make_request()
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A" * 2_000_000}}
+    with pytest.raises(AnswerRejected) as rejected:
+        record_answer("run-1", "q1", [image], None)
+    assert rejected.value.status == 413 and "at most 1 MB" in rejected.value.message
+    assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING

@@ -1,0 +1,63 @@
+"""The run page's WebSocket as a script sees it (docs/WEBSOCKET.md), over a real connection."""
+
+import json
+import uuid
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tests.support.waiting import query
+
+pytestmark = pytest.mark.e2e
+
+
+def run_socket(studio, run_id, origin=True):
+    headers = {"Origin": studio.url} if origin else {}
+    return connect(f"{studio.url.replace('http', 'ws', 1)}/ws/runs/{run_id}/", additional_headers=headers,
+                   open_timeout=10)
+
+
+def new_run_asking(studio):
+    run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
+    studio.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"})
+    studio.post("requestUserInput", {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice",
+                                     "structuredInput": None})
+    return run_id, request_id
+
+
+def next_reply(socket):
+    """The next frame that is not a live HTML update."""
+    while True:
+        frame = json.loads(socket.recv(timeout=10))
+        if frame["type"] != "html":
+            return frame
+
+
+def test_frames_that_are_not_answers_get_an_error_and_the_socket_stays_open(studio):
+    run_id, request_id = new_run_asking(studio)
+    with run_socket(studio, run_id) as socket:
+        socket.send(b"\x00\x01binary")
+        assert next_reply(socket) == {"type": "error", "message": "Send JSON text frames, not binary ones"}
+        socket.send("{not json")
+        assert next_reply(socket) == {"type": "error", "message": "The frame is not valid JSON"}
+        socket.send("[" * 50_000 + "]" * 50_000)
+        assert next_reply(socket)["type"] == "error"
+        socket.send(json.dumps({"type": "hello"}))
+        assert next_reply(socket) == {"type": "error", "message": "Unknown message type"}
+        socket.send(json.dumps({"type": "answer", "requestId": "nope", "blocks": []}))
+        rejected = next_reply(socket)
+        assert rejected["type"] == "answer.rejected" and "no input request 'nope'" in rejected["message"]
+
+        socket.send(json.dumps({"type": "answer", "requestId": request_id, "blocks": [{"type": "text", "text": "hi"}]}))
+        assert next_reply(socket) == {"type": "answer.accepted", "requestId": request_id}
+    [stored] = query(studio, "SELECT status, answer_blocks FROM runs_inputrequest WHERE request_id = ?", request_id)
+    assert stored["status"] in ("answered", "delivered")
+    assert json.loads(stored["answer_blocks"]) == [{"type": "text", "text": "hi"}]
+
+
+def test_a_socket_without_the_studios_origin_is_refused(studio):
+    run_id, _ = new_run_asking(studio)
+    with pytest.raises(InvalidStatus) as refused:
+        run_socket(studio, run_id, origin=False)
+    assert refused.value.response.status_code == 403
