@@ -28,8 +28,9 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
-CAPTURE = DATA / "agentscope-1.0.21-stream.jsonl"  # copied from the reference captures
+# The real clients' traffic the tests replay too (copies of the reference captures).
+DATA = ROOT / "tests" / "captures"
+CAPTURE = DATA / "agentscope-1.0.21-stream.jsonl"
 OTLP_SAMPLE = DATA / "otlp-agentscope-1.0.21-10spans.bin"
 PYTHON = sys.executable
 

@@ -1,7 +1,7 @@
 """OTLP ingestion: spans per second through POST /v1/traces (OTLP/HTTP protobuf).
 
 Batches of 512 spans, as agentscope's BatchSpanProcessor exports them, made from a real
-agentscope 1.0.21 ExportTraceServiceRequest (bench/data/otlp-agentscope-1.0.21-10spans.bin):
+agentscope 1.0.21 ExportTraceServiceRequest (tests/captures/otlp-agentscope-1.0.21-10spans.bin):
 its span tree is replicated with fresh trace and span ids, its conversation id set to a
 registered run. All bodies are built before the clock starts. Shapes:
   gzip          Content-Encoding: gzip (the exporter's Compression.Gzip), one connection
