@@ -5,7 +5,7 @@ at most MESSAGES_PER_REPLY messages each (or MESSAGES_PER_PAGE single messages),
 fixed number of queries. Older parts load on scroll.
 """
 
-from django.db.models import Count, F, Window
+from django.db.models import Count, F, Sum, Window
 from django.db.models.functions import RowNumber
 
 from .models import InputRequest, Message, Reply
@@ -79,32 +79,9 @@ def pending_requests(run):
 
 def run_counts(run):
     """Replies, messages and tool calls of a run, for the details panel."""
-    from django.db import connection
-
-    counts = {
+    messages = Message.objects.filter(run=run).aggregate(messages=Count("pk"), tool_calls=Sum("tool_calls"))
+    return {
         "replies": Reply.objects.filter(run=run).count(),
-        "messages": Message.objects.filter(run=run).count(),
+        "messages": messages["messages"],
+        "tool_calls": messages["tool_calls"] or 0,
     }
-    counts["tool_calls"] = count_tool_calls(run, connection.vendor)
-    return counts
-
-
-def count_tool_calls(run, vendor):
-    """tool_use blocks across the run's messages, counted in the database."""
-    from django.db import connection
-
-    table = Message._meta.db_table
-    if vendor == "postgresql":
-        sql = (
-            f"SELECT COUNT(*) FROM {table} m, jsonb_array_elements("
-            f"CASE WHEN jsonb_typeof(m.content) = 'array' THEN m.content ELSE '[]'::jsonb END) b "
-            f"WHERE m.run_id = %s AND b->>'type' = 'tool_use'"
-        )
-    else:
-        sql = (
-            f"SELECT COUNT(*) FROM {table} m, json_each(CASE WHEN json_type(m.content) = 'array' "
-            f"THEN m.content ELSE '[]' END) b WHERE m.run_id = %s AND json_extract(b.value, '$.type') = 'tool_use'"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [run.pk])
-        return cursor.fetchone()[0]

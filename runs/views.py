@@ -43,7 +43,7 @@ def _int_param(request, name):
 
 
 def project_runs(project, query="", before=None):
-    runs = Run.objects.filter(project=project)
+    runs = Run.objects.filter(project=project).select_related("project")
     if query:
         runs = runs.filter(name__icontains=query) | runs.filter(pk__icontains=query)
     if before is not None:

@@ -218,3 +218,17 @@ def test_a_push_marks_activity_on_the_run(client, run):
     Run.objects.filter(pk="run-1").update(last_activity_at=run.started_at.replace(year=2000))
     push(client, msg("m1"))
     assert Run.objects.get(pk="run-1").last_activity_at.year > 2000
+
+
+def test_the_details_panel_counts_the_tool_calls_of_the_last_state_of_each_message(client, run):
+    from django.urls import reverse
+
+    call_a = {"type": "tool_use", "id": "a", "name": "search", "input": {}}
+    call_b = {"type": "tool_use", "id": "b", "name": "fetch", "input": {}}
+    push(client, msg("m-1", content=[call_a, call_b]))
+    push(client, msg("m-1", content=[call_a]))  # streamed again: replaced, not added
+    push(client, msg("m-2", content=[{"type": "text", "text": "no tools"}, call_b]))
+    push(client, msg("m-3", content="plain text"))
+    html = client.get(reverse("run-details", args=["run-1"])).content.decode()
+    assert "<dt>Messages</dt><dd>3</dd>" in html
+    assert "<dt>Tool calls</dt><dd>2</dd>" in html

@@ -22,11 +22,12 @@ def make_run(messages=10, messages_per_reply=5, project="Big", run_id="big-run")
         Reply(run=run, reply_id=f"r{i}", name="Friday", role="assistant", created_at=now, updated_at=now)
         for i in range((messages + messages_per_reply - 1) // messages_per_reply)
     )
+    # Rows as recording writes them (bulk_create skips Message.save, which counts tool calls).
     Message.objects.bulk_create(
         Message(run=run, reply=replies[i // messages_per_reply], msg_id=f"m{i}", name="Friday", role="assistant",
                 content=[{"type": "text", "text": f"message number {i} " + "lorem ipsum " * 20},
                          {"type": "tool_use", "id": f"c{i}", "name": "search", "input": {"q": i}}],
-                metadata={}, created_at=now, updated_at=now)
+                tool_calls=1, metadata={}, created_at=now, updated_at=now)
         for i in range(messages)
     )
     return run
@@ -59,6 +60,16 @@ def test_a_run_with_10000_messages_opens_with_the_same_queries_and_a_bounded_pag
     assert "message number 9999 " in html  # the newest is on the page...
     assert "message number 0 " not in html  # ...the oldest loads on scroll
     assert reverse("run-older", args=[big.pk]) in html
+
+
+def test_the_run_page_takes_the_same_queries_with_one_run_or_forty_beside_it(client, django_assert_max_num_queries):
+    lonely = make_run(messages=3, run_id="lonely", project="Lonely")
+    busy = make_run(messages=3, run_id="busy", project="Busy")
+    Run.objects.bulk_create(Run(id=f"other-{i}", project=busy.project, name=f"other {i}") for i in range(39))
+    lonely_queries, _ = count_queries(client, page_url(lonely), django_assert_max_num_queries)
+    busy_queries, response = count_queries(client, page_url(busy), django_assert_max_num_queries)
+    assert busy_queries == lonely_queries
+    assert response.content.decode().count('<li id="run-row-') == 40
 
 
 def test_older_replies_load_before_the_oldest_shown(client):
