@@ -8,6 +8,7 @@ are re-sent whole: both are small.
 
 from django.db.models import Max, Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from . import stats, tree
 from .models import Span
@@ -21,13 +22,21 @@ def last_span_pk(run_id):
 
 def render_spans_update(run_id, after_pk):
     """(HTML fragments, the last span pk they cover) for the spans of the run stored after after_pk."""
-    new = list(tree.light(Span.objects.filter(run_id=run_id, pk__gt=after_pk)).order_by("pk")[:MAX_ROWS])
+    new = list(tree.light(Span.objects.filter(run_id=run_id, pk__gt=after_pk)).order_by("pk")[: MAX_ROWS + 1])
     context = {"run": {"pk": run_id}, "stats": stats.run_stats(run_id), "window": tree.window(Q(run_id=run_id))}
     html = [render_to_string("traces/run_panel.html#trace-stats", context)]
     html.append(render_to_string("traces/trace_tree.html#tree-window", {"window": context["window"]}))
     if not new:
         return "".join(html), after_pk
     html.append('<p id="trace-empty" data-live="remove"></p>')
+    if len(new) > MAX_ROWS:
+        # Too many to place one by one (an exporter's batch holds up to 512, children before
+        # their parents): the latest roots afresh, as the panel first loads them.
+        roots, more = tree.latest_roots(Q(run_id=run_id), None)
+        html.append(render_to_string("traces/trace_tree.html#root-list", {
+            "roots": roots, "more_roots": more, "scope_url": reverse("run-trace", args=[run_id]),
+        }))
+        return "".join(html), last_span_pk(run_id)
 
     new_ids = {(span.trace_id, span.span_id) for span in new}
     parent_keys = {(span.trace_id, span.parent_span_id) for span in new if span.parent_span_id}

@@ -193,3 +193,22 @@ def test_spans_sent_for_two_runs_in_one_batch_go_to_each(client):
     client.post("/v1/traces", data=protobuf_body(spans), content_type="application/x-protobuf")
     assert Span.objects.filter(run_id="run-a").count() >= 6
     assert Span.objects.filter(run_id="run-b").count() >= 6
+
+
+def test_a_live_batch_too_big_to_place_span_by_span_refreshes_the_latest_roots_whole():
+    from traces.live_render import MAX_ROWS, last_span_pk, render_spans_update
+
+    project = Project.objects.create(name="Live")
+    run = Run.objects.create(id="live", project=project)
+    seen = last_span_pk(run.pk)
+    # An exporter's batch: the agent's 400 children first, the agent span itself last.
+    Span.objects.bulk_create(plain_span(n, "a" * 32, run, parent=f"{1:016x}") for n in range(2, 402))
+    Span.objects.create(**{f.attname: getattr(plain_span(1, "a" * 32, run), f.attname)
+                           for f in Span._meta.concrete_fields if not f.primary_key})
+    html, seen_now = render_spans_update(run.pk, seen)
+    assert 400 > MAX_ROWS
+    assert seen_now == last_span_pk(run.pk)
+    assert '<ul class="span-tree" id="trace-roots" data-live="replace">' in html
+    # The agent alone at the root, with its 400 children counted under it (opened on demand).
+    assert html.count('class="span-node"') == 1 and "span 1<" in html and "span 2<" not in html
+    assert ">400<" in html
