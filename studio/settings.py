@@ -7,6 +7,7 @@ and REDIS_URL (Channels and Socket.IO across several workers).
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -42,10 +43,16 @@ DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
+# daphne's app gives `manage.py runserver` its ASGI server, and loads Twisted to do so (~26 MB in
+# every process). A process that another ASGI server runs (the team command: uvicorn, or
+# gunicorn with uvicorn workers) serves studio.asgi without it.
+_ENTRY_POINT = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+SERVED_BY_OTHER_ASGI_SERVER = bool({"uvicorn", "gunicorn"} & {_ENTRY_POINT.name, _ENTRY_POINT.parent.name})
+
 INSTALLED_APPS = [
     # studio first: its runserver (daphne's, on port 3000) wins over daphne's and Django's.
     "studio",
-    "daphne",
+    *([] if SERVED_BY_OTHER_ASGI_SERVER else ["daphne"]),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
