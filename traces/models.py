@@ -25,7 +25,8 @@ class Span(models.Model):
     trace_id = models.CharField(max_length=32)
     span_id = models.CharField(max_length=16)
     parent_span_id = models.CharField(max_length=16, blank=True)
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, null=True, blank=True, related_name="spans")
+    # No index of its own: span_run_time_idx begins with it (one index less to write per span).
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, null=True, blank=True, related_name="spans", db_index=False)
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, null=True, blank=True, related_name="spans"
     )
@@ -124,8 +125,10 @@ class Trace(models.Model):
     these instead of grouping every span on each visit)."""
 
     trace_id = models.CharField(max_length=32, unique=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="traces")
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, null=True, blank=True, related_name="traces")
+    # Indexed by trace_project_newest_idx and trace_run_idx below, not twice.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="traces",
+                                db_index=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, null=True, blank=True, related_name="traces", db_index=False)
     # The root span's name; until the root arrives (children come first), the earliest span's.
     name = models.TextField(blank=True)
     has_root = models.BooleanField(default=False)
