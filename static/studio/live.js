@@ -68,8 +68,10 @@
       const follow = atBottom();
       const template = document.createElement("template");
       template.innerHTML = data.html;
-      for (const el of Array.from(template.content.children)) apply(el);
-      if (chat) {
+      const elements = Array.from(template.content.children);
+      elements.forEach(apply);
+      // Only news in the chat moves it (or offers to): not a details or trace refresh.
+      if (chat && elements.some((el) => el.isConnected && chat.contains(el))) {
         if (follow) chat.scrollTop = chat.scrollHeight;
         else document.getElementById("jump-latest")?.removeAttribute("hidden");
       }

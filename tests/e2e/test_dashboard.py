@@ -178,3 +178,39 @@ def test_older_replies_load_only_when_the_person_scrolls_up_and_keep_the_view(st
     assert page.locator(".reply").count() == 40
     assert page.locator(".reply", has_text="Reply number 50").is_visible()
     assert not page.locator(".reply", has_text="Reply number 29").is_visible()
+
+
+def push(studio, run_id, n):
+    response = studio.post("pushMessage", {
+        "runId": run_id, "replyId": f"reply-{n}", "replyName": "Friday", "replyRole": "assistant",
+        "msg": {"id": f"msg-{n}", "name": "Friday", "role": "assistant", "metadata": {},
+                "content": [{"type": "text", "text": f"message {n}\n\n" + "lorem ipsum dolor " * 30}]},
+    })
+    assert response.status_code == 200
+
+
+def test_the_chat_follows_new_messages_at_the_bottom_and_offers_a_jump_when_scrolled_up(studio, page):
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": "Scrolling", "name": "long", "pid": 1, "status": "running"})
+    for n in range(12):
+        push(studio, run_id, n)
+    page.goto(f"{studio.url}/projects/Scrolling/runs/{run_id}/")
+    page.wait_for_selector("#live-status.on")
+    chat, jump = page.locator("#chat"), page.locator("#jump-latest")
+    at_bottom = "c => c.scrollHeight - c.scrollTop - c.clientHeight < 40"
+    assert chat.evaluate(at_bottom)
+
+    push(studio, run_id, 12)  # at the bottom: the chat follows
+    page.locator("#chat", has_text="message 12").wait_for()
+    wait_for(lambda: chat.evaluate(at_bottom), message="the chat to follow the new message")
+    assert jump.is_hidden()
+
+    chat.evaluate("c => { c.scrollTop = 0; }")
+    page.wait_for_timeout(1500)  # the details panel refreshes meanwhile: no news in the chat
+    assert jump.is_hidden()
+    push(studio, run_id, 13)  # scrolled up: the place is kept, and a jump is offered
+    jump.wait_for()
+    assert chat.evaluate("c => c.scrollTop") < 400
+    jump.click()
+    wait_for(lambda: chat.evaluate(at_bottom), message="the jump to the latest message")
+    assert page.locator("#chat", has_text="message 13").is_visible()
