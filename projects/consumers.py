@@ -11,7 +11,6 @@ class ProjectsConsumer(LivePageConsumer):
     """The projects page: a project's row is re-rendered when one of its runs changes."""
 
     def setup(self):
-        self.query = self.scope["query_string"].decode()
         self.groups_to_join = [live.PROJECTS_GROUP]
         return True
 
@@ -22,8 +21,5 @@ class ProjectsConsumer(LivePageConsumer):
         project = with_counts(Project.objects.filter(pk=project_id)).first()
         if project is None:
             return f'<tr id="project-{int(project_id)}" data-live="remove"></tr>'
-        html = render_to_string("projects/index.html#project-row", {"project": project})
-        if "q=" in self.query:
-            # A filtered list takes updates of the rows it shows, but no new rows.
-            html = html.replace('data-live="upsert"', 'data-live="replace"', 1)
-        return html
+        # A searched or re-sorted page takes it only if it shows the row (data-live-no-new).
+        return render_to_string("projects/index.html#project-row", {"project": project})

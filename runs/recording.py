@@ -62,6 +62,7 @@ def _touch(run, now):
         Run.objects.filter(pk=run.pk).update(last_activity_at=now)
         Project.objects.filter(pk=run.project_id).update(last_activity_at=now)
         run.last_activity_at = now
+        live.publish_on_commit(live.project_active(run.project_id))
 
 
 def _upsert_reply(run, reply_id, name, role, now):

@@ -52,6 +52,11 @@ def project_changed(project_id, deleted=False):
     return groups, {"kind": "project", "project": project_id, "deleted": deleted}
 
 
+def project_active(project_id):
+    """Its last activity moved: the projects page's row."""
+    return [PROJECTS_GROUP], {"kind": "project", "project": project_id}
+
+
 def run_deleted(run_id, project_id):
     groups = [run_group(run_id), project_group(project_id), PROJECTS_GROUP]
     return groups, {"kind": "run", "run": run_id, "project": project_id, "deleted": True}

@@ -54,6 +54,7 @@
       }
       existing.replaceWith(el);
     } else if (target && mode !== "replace") {
+      if (target.hasAttribute("data-live-no-new")) return;  // a filtered list: not its news
       insertOrdered(target, el, mode === "prepend-missing" || el.hasAttribute("data-live-prepend"));
     } else {
       return;

@@ -121,6 +121,15 @@ def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
     assert names[0] in page.locator("#project-rows").inner_text()
     screenshot(page, "projects-page-search")
 
+    # The filtered page keeps its rows up to date live, and takes no new project that the
+    # search does not ask for (the socket was opened before the search).
+    page.wait_for_selector("#live-status.on")
+    studio.post("registerRun", {"id": uuid.uuid4().hex, "project": f"Unrelated {uuid.uuid4().hex[:6]}", "name": "r",
+                                "pid": 1, "status": "running"})
+    studio.post("registerRun", {"id": uuid.uuid4().hex, "project": names[0], "name": "r2", "pid": 1, "status": "running"})
+    page.locator("#project-rows", has_text="2 running").wait_for()
+    assert page.locator("#project-rows tr").count() == 1
+
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Delete").click()
@@ -214,3 +223,16 @@ def test_the_chat_follows_new_messages_at_the_bottom_and_offers_a_jump_when_scro
     jump.click()
     wait_for(lambda: chat.evaluate(at_bottom), message="the jump to the latest message")
     assert page.locator("#chat", has_text="message 13").is_visible()
+
+
+def test_the_projects_page_shows_last_activity_moving_as_an_agent_writes(studio, page):
+    run_id, project = uuid.uuid4().hex[:16], f"Active {uuid.uuid4().hex[:6]}"
+    studio.post("registerRun", {"id": run_id, "project": project, "name": "r", "pid": 1, "status": "running"})
+    page.goto(studio.url + "/")
+    page.wait_for_selector("#live-status.on")
+    row = page.locator("#project-rows tr", has_text=project)
+    activity = row.locator("time").first
+    before = activity.get_attribute("datetime")
+    page.wait_for_timeout(1100)  # activity is recorded at most once a second
+    push(studio, run_id, 1)
+    wait_for(lambda: activity.get_attribute("datetime") != before, message="the last activity to move")
