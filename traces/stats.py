@@ -23,8 +23,7 @@ class RunStats:
     models: list = field(default_factory=list)  # {model, calls, input_tokens, output_tokens, cost}
     tools: list = field(default_factory=list)  # {tool, calls, failures}
     latency: list = field(default_factory=list)  # {operation, label, count, p50_ns, p95_ns, max_ns}
-    cost: Decimal | None = None
-    currency: str = ""
+    costs: list = field(default_factory=list)  # {currency, amount}: prices may be in several
     unpriced: list = field(default_factory=list)  # models with tokens but no price
 
     @property
@@ -69,7 +68,7 @@ def run_stats(run_id):
     stats.wall_ns = max(0, totals["end"] - totals["start"])
 
     prices = list(ModelPrice.objects.all())
-    cost, currencies = Decimal(0), set()
+    costs = {}
     for row in (
         spans.filter(operation__in=LLM_OPERATIONS).values("model")
         .annotate(calls=Count("pk"), tokens_in=Sum("input_tokens"), tokens_out=Sum("output_tokens"))
@@ -82,17 +81,15 @@ def run_stats(run_id):
         price = price_for(row["model"], prices) if row["model"] else None
         if price is not None:
             entry["cost"] = (tokens_in * price.input_per_million + tokens_out * price.output_per_million) / MILLION
-            cost += entry["cost"]
-            currencies.add(price.currency)
+            entry["currency"] = price.currency
+            costs[price.currency] = costs.get(price.currency, Decimal(0)) + entry["cost"]
         elif tokens_in or tokens_out:
             stats.unpriced.append(entry["model"])
         stats.models.append(entry)
         stats.llm_calls += row["calls"]
         stats.input_tokens += tokens_in
         stats.output_tokens += tokens_out
-    if currencies:
-        stats.cost = cost
-        stats.currency = "/".join(sorted(currencies))
+    stats.costs = [{"currency": currency, "amount": amount} for currency, amount in sorted(costs.items())]
 
     stats.tools = [
         {"tool": row["tool_name"] or "(unnamed tool)", "calls": row["calls"], "failures": row["failures"]}

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.test import Client
 from django.urls import reverse
 
 from projects.models import Project
@@ -193,6 +194,22 @@ def test_spans_sent_for_two_runs_in_one_batch_go_to_each(client):
     client.post("/v1/traces", data=protobuf_body(spans), content_type="application/x-protobuf")
     assert Span.objects.filter(run_id="run-a").count() >= 6
     assert Span.objects.filter(run_id="run-b").count() >= 6
+
+
+def test_costs_in_different_currencies_are_totalled_apart():
+    project = Project.objects.create(name="Priced")
+    run = Run.objects.create(id="priced", project=project)
+    ModelPrice.objects.create(model="gpt", input_per_million=Decimal("1"), output_per_million=Decimal("2"), currency="USD")
+    ModelPrice.objects.create(model="qwen", input_per_million=Decimal("4"), output_per_million=Decimal("8"), currency="CNY")
+    Span.objects.bulk_create([
+        plain_span(1, "b" * 32, run, operation="chat", model="gpt-4o", input_tokens=1_000_000, output_tokens=1_000_000),
+        plain_span(2, "b" * 32, run, operation="chat", model="qwen-max", input_tokens=1_000_000, output_tokens=0),
+    ])
+    from traces.stats import run_stats
+
+    assert run_stats(run.pk).costs == [{"currency": "CNY", "amount": Decimal(4)}, {"currency": "USD", "amount": Decimal(3)}]
+    html = Client().get(reverse("run-trace", args=[run.pk])).content.decode()
+    assert "4.0000 CNY + 3.0000 USD" in html
 
 
 def test_a_live_batch_too_big_to_place_span_by_span_refreshes_the_latest_roots_whole():
