@@ -132,6 +132,21 @@ def message_inspector(request, run_id, message_pk):
     return render(request, "runs/run.html#inspector", {"message": message})
 
 
+@require_GET
+def message_json(request, run_id, message_pk):
+    """The whole message as stored, however long (the page cuts long text and JSON)."""
+    message = get_object_or_404(Message.objects.select_related("reply"), pk=message_pk, run_id=run_id)
+    body = {
+        "id": message.msg_id, "name": message.name, "role": message.role, "content": message.content,
+        "metadata": message.metadata, "timestamp": message.client_timestamp,
+        "replyId": message.reply.reply_id, "runId": message.run_id,
+    }
+    response = JsonResponse(body, json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="message-{message.pk}.json"'
+    return response
+
+
 # Served with their own type only when it is a media type; anything else is a download.
 _INLINE_TYPES = ("image/", "audio/", "video/")
 

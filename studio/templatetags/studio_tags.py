@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 
 register = template.Library()
 
-# Past this a text block is cut on the page (the raw JSON view still has all of it).
+# Past this a text block or JSON is cut on the page (the message's full JSON link has all of it).
 MAX_TEXT_CHARS = 20_000
 MAX_JSON_CHARS = 20_000
 
@@ -51,7 +51,7 @@ def markdown(text):
         text = json.dumps(text, ensure_ascii=False)
     note = ""
     if len(text) > MAX_TEXT_CHARS:
-        note = f'<p class="cut">… {len(text) - MAX_TEXT_CHARS:,} more characters (see the raw message)</p>'
+        note = f'<p class="cut">… {len(text) - MAX_TEXT_CHARS:,} more characters (click the message for its full JSON)</p>'
         text = text[:MAX_TEXT_CHARS]
     return mark_safe(sanitize_html(_markdown.render(text)) + note)
 

@@ -100,6 +100,23 @@ def test_a_structured_answer_without_text_shows_its_fields_in_the_chat(client, g
     assert "&quot;guest&quot;: &quot;Ada Lovelace&quot;" in html
 
 
+def test_a_message_cut_on_the_page_is_whole_in_its_json(client):
+    run = make_run(messages=0)
+    reply = Reply.objects.create(run=run, reply_id="r", name="Friday", role="assistant")
+    long_text = "word " * 10_000
+    message = Message.objects.create(run=run, reply=reply, msg_id="long", name="Friday", role="assistant",
+                                     content=[{"type": "text", "text": long_text + "<script>x</script>"}])
+    page = client.get(page_url(run)).content.decode()
+    assert "more characters (click the message for its full JSON)" in page
+    inspector = client.get(reverse("message-inspector", args=[run.pk, message.pk])).content.decode()
+    json_url = reverse("message-json", args=[run.pk, message.pk])
+    assert f'href="{json_url}"' in inspector
+    response = client.get(json_url)
+    assert response["Content-Type"] == "application/json" and response["X-Content-Type-Options"] == "nosniff"
+    assert response.json()["content"][0]["text"] == long_text + "<script>x</script>"
+    assert client.get(reverse("message-json", args=["other-run", message.pk])).status_code == 404
+
+
 class TagCollector(HTMLParser):
     def __init__(self):
         super().__init__()
