@@ -63,10 +63,11 @@ async def connect(sid, environ, auth):
     await sio.save_session(sid, {"run_id": run_id}, namespace=NAMESPACE)
     await sio.enter_room(sid, run_room(run_id), namespace=NAMESPACE)
     await live.publish(live.run_changed(run))
-    # Answers given while the agent was away (blip, server restart) go out now.
+    # Answers given while the agent was away (blip, server restart) go out once this connect
+    # has been acknowledged, not inside it.
     from .answers import redeliver_pending
 
-    await redeliver_pending(run_id)
+    sio.start_background_task(redeliver_pending, run_id)
 
 
 @sio.on("disconnect", namespace=NAMESPACE)
@@ -128,11 +129,15 @@ def forget_sockets_of_previous_process():
 
 
 async def sweep_forever():
-    """Finish runs whose grace ran out while no timer of this process was watching them."""
+    """Finish runs whose grace ran out while no timer of this process was watching them, and
+    send again the answers that a connected agent has not acknowledged (a lost frame)."""
+    from .answers import redeliver_unacknowledged
+
     while True:
         await asyncio.sleep(max(settings.STUDIO_DISCONNECT_GRACE / 2, 0.5))
         try:
             for run in await database_sync_to_async(finish_abandoned_runs)():
                 await live.publish(live.run_changed(run))
+            await redeliver_unacknowledged()
         except Exception:  # a passing database error must not end the sweeper
             log.exception("sweeping abandoned runs failed")

@@ -9,6 +9,7 @@ gets every answered-but-unacknowledged request of its run again.
 import asyncio
 import json
 import logging
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -123,6 +124,23 @@ async def answer(run_id, request_id, blocks, structured, answered_by=""):
     request = await database_sync_to_async(record_answer)(run_id, request_id, blocks, structured, answered_by)
     await deliver(request)
     return request
+
+
+# An answer not acknowledged this long after it was given is sent again to a connected agent.
+# The client ignores a request id it no longer waits for, so a second copy is harmless.
+REDELIVER_AFTER = timedelta(seconds=5)
+
+
+async def redeliver_unacknowledged():
+    def stale():
+        cutoff = timezone.now() - REDELIVER_AFTER
+        return list(InputRequest.objects.filter(
+            status=InputRequest.Status.ANSWERED, answered_at__lte=cutoff, run__agent_sockets__gt=0
+        )[:100])
+
+    for request in await database_sync_to_async(stale)():
+        log.info("answer %s to run %s not acknowledged; sending it again", request.request_id, request.run_id)
+        await deliver(request)
 
 
 async def redeliver_pending(run_id):

@@ -155,3 +155,27 @@ def test_an_agent_connecting_while_its_question_is_pending_leaves_the_run_waitin
     agents(studio, {"run_id": run_id}).connect()
     row = wait_for(lambda: (r := run_row(studio, run_id))["agent_sockets"] == 1 and r, message="the socket counted")
     assert row["status"] == "waiting"
+
+
+def test_an_answer_the_connected_agent_did_not_acknowledge_is_sent_again(studio, agents):
+    import requests
+
+    run_id = registered_run(studio)
+    studio.post("requestUserInput", {"requestId": run_id + "-q", "runId": run_id, "agentId": "u", "agentName": "user",
+                                     "structuredInput": None})
+    received = []
+    agent = agents(studio, {"run_id": run_id})
+
+    async def forward_user_input(request_id, blocks, structured):
+        received.append((request_id, blocks, structured))
+        if len(received) == 1:
+            raise RuntimeError("the first copy is lost: no acknowledgement")
+
+    agent.sio.on("forwardUserInput", forward_user_input, namespace="/python")
+    agent.connect()
+    response = requests.post(f"{studio.url}/api/runs/{run_id}/inputs/{run_id}-q/answer", json={"text": "hi"}, timeout=5)
+    assert response.status_code == 200
+    wait_for(lambda: len(received) == 2, timeout=20, message="the answer sent again")
+    assert received[0] == received[1] == (run_id + "-q", [{"type": "text", "text": "hi"}], None)
+    wait_for(lambda: query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?", run_id + "-q")[0]["status"]
+             == "delivered", message="the acknowledgement")
