@@ -83,3 +83,12 @@ def agent_ancestor(span, max_depth=32):
             return current
         current, depth = parent_of(current), depth + 1
     return None
+
+
+def ancestors(span, max_depth=32):
+    """The span's stored ancestors, its root first: the path the tree opens to show it."""
+    path, current = [], parent_of(span)
+    while current is not None and len(path) < max_depth:
+        path.append(current)
+        current = parent_of(current)
+    return path[::-1]

@@ -108,6 +108,7 @@ def span_detail(request, pk):
         reply = message.reply if message else None
     context = {
         "span": span, "inputs": inputs, "outputs": outputs, "reply": reply, "parent": tree.parent_of(span),
+        "ancestors": " ".join(ancestor.span_id for ancestor in tree.ancestors(span)),
         "exceptions": [event for event in span.events if event.get("name") == "exception"],
     }
     return render(request, "traces/span_detail.html", context)

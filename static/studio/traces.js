@@ -78,9 +78,24 @@
     });
   }
 
-  function highlight(spanId, reveal) {
+  // Open the tree down to a span that is not shown yet: its ancestors, root first.
+  async function revealPath(ancestors) {
+    for (const id of ancestors) {
+      const node = document.getElementById("span-" + id);
+      if (!node) return false;
+      const toggle = node.querySelector(":scope > .span-row .toggle[data-children-url]");
+      if (toggle && toggle.getAttribute("aria-expanded") !== "true") await expand(toggle, true);
+    }
+    return true;
+  }
+
+  async function highlight(spanId, reveal, ancestors = []) {
     document.querySelectorAll(".span-node.highlight").forEach((n) => n.classList.remove("highlight"));
     document.querySelectorAll(".span-row.selected").forEach((n) => n.classList.remove("selected"));
+    if (reveal && !document.getElementById("span-" + spanId) && !(ancestors.length && await revealPath(ancestors))) {
+      window.studioToast?.("This span's root is older than the spans shown: “Show earlier spans” loads it.");
+      return;
+    }
     const node = document.getElementById("span-" + spanId);
     if (!node) return;
     node.classList.add("highlight");
@@ -124,7 +139,8 @@
     const detail = document.getElementById("span-detail");
     if (detail && detail.dataset.spanId && (target === detail || !document.body.contains(target))) {
       // A span was opened (from the tree, or from a reply's "Spans" button): show it in the tree.
-      highlight(detail.dataset.spanId, event.detail.requestConfig?.elt?.classList.contains("reply-spans"));
+      const fromReply = event.detail.requestConfig?.elt?.classList.contains("reply-spans");
+      highlight(detail.dataset.spanId, fromReply, (detail.dataset.ancestors || "").split(" ").filter(Boolean));
       if (event.detail.requestConfig?.elt?.classList.contains("reply-spans")) {
         detail.scrollIntoView({ block: "start", behavior: "smooth" });
       }

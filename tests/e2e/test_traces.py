@@ -119,3 +119,36 @@ def test_spans_appear_live_on_an_open_run_page(studio, page):
     page.locator("#trace-roots .span-row", has_text="failing_function").wait_for()
     assert page.locator("#trace-empty").count() == 0
     wait_for(lambda: "378" in page.locator("#trace-stats").inner_text(), message="live statistics")
+
+
+def otlp_json_span(trace_id, span_id, parent, name, start, attributes):
+    return {"traceId": trace_id, "spanId": span_id, "parentSpanId": parent, "name": name, "kind": 1,
+            "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 1_000_000),
+            "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()]}
+
+
+def test_a_nested_agents_reply_opens_the_tree_down_to_its_span(studio, page):
+    project, run_id = f"Nested {uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": project, "name": "nested", "pid": 1, "status": "running"})
+    studio.post("pushMessage", {"runId": run_id, "replyId": "inner-reply", "replyName": "Inner", "replyRole": "assistant",
+                                "msg": {"id": "m-inner", "name": "Inner", "role": "assistant", "metadata": {},
+                                        "content": [{"type": "text", "text": "the inner agent's answer"}]}})
+    trace, start, run = uuid.uuid4().hex, 1_800_000_000_000_000_000, json.dumps(run_id)
+    spans = [
+        otlp_json_span(trace, "0000000000000001", "", "invoke_agent Outer", start,
+                       {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": run}),
+        otlp_json_span(trace, "0000000000000002", "0000000000000001", "execute_tool ask_inner", start + 10,
+                       {"gen_ai.operation.name": "execute_tool", "gen_ai.conversation.id": run}),
+        otlp_json_span(trace, "0000000000000003", "0000000000000002", "invoke_agent Inner", start + 20,
+                       {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": run,
+                        "agentscope.function.output": "\"Msg(id='m-inner', name='Inner', content=[])\""}),
+    ]
+    body = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {"name": "agentscope"}, "spans": spans}]}]}
+    assert requests.post(f"{studio.url}/v1/traces", json=body, timeout=10).status_code == 200
+
+    page.goto(f"{studio.url}/projects/{project}/runs/{run_id}/")
+    page.locator("#trace-roots .span-row", has_text="Outer").wait_for()
+    assert page.locator(".span-row", has_text="Inner").count() == 0  # two levels down, not loaded
+    page.locator(".reply", has_text="the inner agent's answer").locator(".reply-spans").click()
+    page.locator("#span-detail h3", has_text="invoke_agent Inner").wait_for()
+    page.locator(".span-node.highlight > .span-row", has_text="Inner").wait_for()
