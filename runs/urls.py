@@ -6,6 +6,8 @@ from . import views
 RUN = r"(?P<run_id>.+?)"
 
 urlpatterns = [
+    # By the project's pk: under /projects/<name>/runs/ it would shadow a run whose id is "more".
+    path("project-runs/<int:project_pk>/more/", views.run_list_more, name="run-list-more"),
     re_path(rf"^runs/{RUN}/older/$", views.older, name="run-older"),
     re_path(rf"^runs/{RUN}/details/$", views.run_details, name="run-details"),
     re_path(rf"^runs/{RUN}/delete/$", views.delete_run, name="run-delete"),
@@ -14,7 +16,6 @@ urlpatterns = [
     re_path(rf"^runs/{RUN}/messages/(?P<message_pk>\d+)/json$", views.message_json, name="message-json"),
     re_path(rf"^runs/{RUN}/messages/(?P<message_pk>\d+)/media/(?P<path>[0-9.]+)$", views.message_media, name="message-media"),
     re_path(rf"^api/runs/{RUN}/inputs/(?P<request_id>[^/]+)/answer$", views.answer_input, name="input-answer"),
-    re_path(r"^projects/(?P<project_name>.+)/runs/more/$", views.run_list_more, name="run-list-more"),
     re_path(rf"^projects/(?P<project_name>.+)/runs/{RUN}/$", views.run_page, name="run"),
     re_path(r"^projects/(?P<project_name>.+)/$", views.run_page, name="project"),
 ]

@@ -84,9 +84,9 @@ def run_page(request, project_name, run_id=None):
 
 
 @require_GET
-def run_list_more(request, project_name):
+def run_list_more(request, project_pk):
     """The next page of the sidebar's run list."""
-    project = get_object_or_404(Project, name=project_name)
+    project = get_object_or_404(Project, pk=project_pk)
     before = request.GET.get("before")
     try:
         before = timezone.datetime.fromisoformat(before) if before else None

@@ -72,6 +72,22 @@ def test_the_run_page_takes_the_same_queries_with_one_run_or_forty_beside_it(cli
     assert response.content.decode().count('<li id="run-row-') == 40
 
 
+def test_the_run_list_pages_on_and_a_run_named_more_still_opens(client):
+    from datetime import timedelta
+
+    run = make_run(messages=1, run_id="more", project="Many")
+    start = timezone.now()
+    Run.objects.bulk_create(Run(id=f"r{i}", project=run.project, name=f"run {i}", started_at=start - timedelta(minutes=i))
+                            for i in range(1, 80))
+    page = client.get(page_url(run))
+    assert page.status_code == 200 and "message number 0" in page.content.decode()
+    html = page.content.decode()
+    more = html.split('<li class="more" hx-get="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    rest = client.get(more).content.decode()
+    shown = html.count('<li id="run-row-') + rest.count('<li id="run-row-')
+    assert shown == 80
+
+
 def test_older_replies_load_before_the_oldest_shown(client):
     run = make_run(messages=200, messages_per_reply=5)
     first_page = client.get(page_url(run)).content.decode()
