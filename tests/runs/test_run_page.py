@@ -204,9 +204,13 @@ def test_a_base64_image_is_served_with_its_type(client):
     message.save()
     html = client.get(page_url(run)).content.decode()
     src = reverse("message-media", args=[run.pk, message.pk, "0"])
-    assert f'src="{src}"' in html
+    first_src = html.split(f'src="{src}?v=', 1)[1].split('"', 1)[0]
     response = client.get(src)
     assert response["Content-Type"] == "image/png" and response.content == b"\x89PNG fake"
+    # Media are cached by the browser: a message re-sent with another image gets a new address.
+    message.updated_at = timezone.now()
+    message.save()
+    assert client.get(page_url(run)).content.decode().split(f'src="{src}?v=', 1)[1].split('"', 1)[0] != first_src
 
 
 def test_an_unknown_run_is_a_404_and_a_run_under_another_project_redirects(client):
