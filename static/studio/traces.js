@@ -156,5 +156,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     if (localStorage.getItem("studio-trace-wide")) document.body.classList.add("trace-wide");
     layout();
+    // A trace of its own page that is not too big opens its first level at once.
+    document.querySelectorAll("[data-open-roots] #trace-roots > .span-node > .span-row .toggle[data-children-url]")
+      .forEach((toggle, i) => { if (i < 10) expand(toggle, true); });
   });
 })();

@@ -54,7 +54,7 @@ def test_the_real_exporter_fills_the_runs_trace_view_and_statistics_match_the_mo
     assert "scripted-model-1" in panel and "get_weather" in panel
 
 
-def test_a_plain_opentelemetry_program_appears_under_its_service(studio):
+def test_a_plain_opentelemetry_program_appears_under_its_service(studio, page):
     service = f"shop-{uuid.uuid4().hex[:6]}"
     python = agentscope_python("1.0.21")  # its venv has the OpenTelemetry SDK and exporter
     done = subprocess.run([str(python), str(AGENTS / "plain_otel.py"), service], capture_output=True, text=True,
@@ -67,8 +67,19 @@ def test_a_plain_opentelemetry_program_appears_under_its_service(studio):
     root = query(studio, "SELECT attributes FROM traces_span WHERE trace_id = ? AND parent_span_id = ''", trace["trace_id"])[0]
     attributes = json.loads(root["attributes"])
     assert attributes["retry.enabled"] is True and attributes["cart.items"] == [3, 5, 8]
-    page = requests.get(f"{studio.url}/projects/{service}/traces/")
-    assert page.status_code == 200 and "GET /checkout" in page.text and "1 error" in page.text
+    listing = requests.get(f"{studio.url}/projects/{service}/traces/")
+    assert listing.status_code == 200 and "GET /checkout" in listing.text and "1 error" in listing.text
+
+    # A person finds it from the projects page, and opens its tree.
+    page.goto(studio.url + "/")
+    page.locator("#project-rows tr", has_text=service).get_by_role("link", name="traces").click()
+    page.get_by_role("link", name="GET /checkout").wait_for()
+    screenshot(page, "traces-page")
+    page.get_by_role("link", name="GET /checkout").click()
+    page.locator(".span-row", has_text="/checkout").first.wait_for()
+    # A small trace opens its first level: the failing child shows without a click.
+    page.locator(".span-kids .span-row.error").wait_for()
+    screenshot(page, "trace-page")
 
 
 def test_a_person_opens_the_trace_view_expands_the_tree_and_reads_an_exception(studio, page):
