@@ -13,6 +13,8 @@ How a span finds its run (traces.conventions.run_key):
 import json
 from operator import itemgetter
 
+import orjson
+
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -68,7 +70,6 @@ def _insert(rows):
         f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT (trace_id, span_id) DO NOTHING"
     )
     received_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     # The spans of a batch share their resource and scope (the same objects, see traces.otlp),
     # and most have no events or links: encode each distinct object once.
     encoded = {}
@@ -78,13 +79,24 @@ def _insert(rows):
             return "[]" if isinstance(value, list) else "{}"
         key = id(value)
         if key not in encoded:
-            encoded[key] = (value, encode(value))  # holding the value keeps its id unique
+            encoded[key] = (value, _encode_json(value))  # holding the value keeps its id unique
         return encoded[key][1]
 
     plain_values, json_values = itemgetter(*plain), itemgetter(*encoded_json)
     params = [(*plain_values(row), *map(dumps, json_values(row)), received_at) for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+_slow_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _encode_json(value):
+    """Compact JSON text; orjson is ~10x faster than json on the attributes of a span."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # what orjson refuses (a lone surrogate from OTLP/JSON), json still writes
+        return _slow_encode(value)
 
 
 def _max_pk():
