@@ -63,3 +63,16 @@ def start_sqlite_checkpointer():
                 log.exception("the SQLite checkpoint failed; retrying")
 
     threading.Thread(target=checkpoint_forever, name="studio-checkpoint", daemon=True).start()
+
+
+# Agents' writes touch the indexes of messages and spans across the whole database; pages read
+# a bounded window. Each thread has its own connection and SQLite page cache: the agents'
+# thread (one on SQLite) gets a big one, the page threads keep the small default of settings.
+AGENT_THREAD_PREFIX = "studio-agents"
+AGENT_CACHE_KB = 20_000
+
+
+def give_agent_threads_a_big_cache(sender, connection, **kwargs):
+    if connection.vendor == "sqlite" and threading.current_thread().name.startswith(AGENT_THREAD_PREFIX):
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size=-{AGENT_CACHE_KB}")

@@ -17,6 +17,8 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.core.exceptions import RequestAborted
 from django.urls import set_script_prefix
 
+from studio.db import AGENT_THREAD_PREFIX
+
 AGENT_PATHS = re.compile(r"^/*(trpc|v1)/")
 
 
@@ -87,7 +89,7 @@ class SyncThreads:
 def http_application(browser_app, page_threads, agent_threads):
     agent_app = AgentEndpointsHandler()
     pages = SyncThreads(page_threads, "studio-pages")
-    agents = SyncThreads(agent_threads, "studio-agents")
+    agents = SyncThreads(agent_threads, AGENT_THREAD_PREFIX)
 
     async def route(scope, receive, send):
         if AGENT_PATHS.match(scope["path"]):

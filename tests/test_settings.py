@@ -29,3 +29,31 @@ def test_manage_py_runserver_has_daphne(tmp_path):
 def test_the_team_command_under_uvicorn_does_without_daphne_and_twisted(tmp_path):
     assert started_as(str(ROOT / ".venv/bin/uvicorn"), tmp_path) == ["False", "False"]
     assert started_as("/usr/lib/python3/site-packages/uvicorn/__main__.py", tmp_path) == ["False", "False"]
+
+
+def cache_size_in_thread(name):
+    import threading
+
+    from django.db import connection
+
+    found = []
+
+    def probe():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA cache_size")
+                found.append(cursor.fetchone()[0])
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=probe, name=name)
+    thread.start()
+    thread.join()
+    return found[0]
+
+
+def test_the_agents_thread_gets_a_big_sqlite_cache_and_page_threads_a_small_one(db):
+    from studio.db import AGENT_CACHE_KB, AGENT_THREAD_PREFIX
+
+    assert cache_size_in_thread(f"{AGENT_THREAD_PREFIX}_0") == -AGENT_CACHE_KB
+    assert cache_size_in_thread("studio-pages_0") == -4000
