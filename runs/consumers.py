@@ -135,9 +135,9 @@ class RunConsumer(LivePageConsumer):
             await self.send_json({"type": "answer.rejected", "requestId": None, "message": "requestId is missing"})
             return
         try:
-            await answers.answer(
-                self.run_id, request_id, content.get("blocks"), content.get("structured"), answered_by=self.who()
-            )
+            # As over HTTP: a structured answer may come without blocks.
+            blocks = content.get("blocks", [])
+            await answers.answer(self.run_id, request_id, blocks, content.get("structured"), answered_by=self.who())
         except answers.AnswerRejected as exc:
             await self.send_json(
                 {"type": "answer.rejected", "requestId": request_id, "message": exc.message, "errors": exc.errors}

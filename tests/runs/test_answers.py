@@ -148,3 +148,11 @@ def test_an_answer_larger_than_the_limit_is_refused_with_its_size_and_changes_no
         record_answer("run-1", "q1", [image], None)
     assert rejected.value.status == 413 and "at most 1 MB" in rejected.value.message
     assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
+
+
+def test_a_request_id_with_slashes_can_be_answered_over_http(client):
+    make_request(request_id="team/a/q1")
+    response = client.post(reverse("input-answer", args=["run-1", "team/a/q1"]), {"text": "yes"},
+                           content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert InputRequest.objects.get(request_id="team/a/q1").status == InputRequest.Status.ANSWERED

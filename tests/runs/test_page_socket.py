@@ -61,3 +61,14 @@ def test_a_socket_without_the_studios_origin_is_refused(studio):
     with pytest.raises(InvalidStatus) as refused:
         run_socket(studio, run_id, origin=False)
     assert refused.value.response.status_code == 403
+
+
+def test_a_structured_answer_may_come_without_blocks(studio):
+    run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
+    studio.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"})
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    studio.post("requestUserInput", {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice",
+                                     "structuredInput": schema})
+    with run_socket(studio, run_id) as socket:
+        socket.send(json.dumps({"type": "answer", "requestId": request_id, "structured": {"ok": True}}))
+        assert next_reply(socket) == {"type": "answer.accepted", "requestId": request_id}
