@@ -278,12 +278,17 @@ def stored_answer(studio, request_id):
     return row["status"], json.loads(row["answer_structured"] or "null")
 
 
-def test_a_half_filled_form_survives_another_agent_asking_meanwhile(studio, page):
+def open_move_form(studio, page):
+    """A run whose agent "mover" asks for a MOVE, open in the page: (run id, request id, its form)."""
     run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "two forms", "pid": 1, "status": "running"})
-    first = ask(studio, run_id, "mover", MOVE)
+    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "move", "pid": 1, "status": "running"})
+    request_id = ask(studio, run_id, "mover", MOVE)
     open_run(page, studio, run_id)
-    form = page.locator(f'[data-request-id="{first}"]')
+    return run_id, request_id, page.locator(f'[data-request-id="{request_id}"]')
+
+
+def test_a_half_filled_form_survives_another_agent_asking_meanwhile(studio, page):
+    run_id, first, form = open_move_form(studio, page)
     form.get_by_label("City").first.fill("Porto")
 
     ask(studio, run_id, "chatter")
@@ -295,11 +300,7 @@ def test_a_half_filled_form_survives_another_agent_asking_meanwhile(studio, page
 
 
 def test_a_form_labels_shared_types_by_field_leaves_optional_models_out_and_keeps_item_errors_in_place(studio, page):
-    run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "move", "pid": 1, "status": "running"})
-    request_id = ask(studio, run_id, "mover", MOVE)
-    open_run(page, studio, run_id)
-    form = page.locator(f'[data-request-id="{request_id}"]')
+    _, request_id, form = open_move_form(studio, page)
     assert form.locator("legend").all_inner_texts()[:3] == ["Move", "Home", "Work"]
     assert form.locator('[data-path="work.city"]').is_hidden()  # Optional: left out until chosen
 
