@@ -254,3 +254,13 @@ def test_a_browser_gets_the_big_run_page_compressed(client):
     assert compressed["Content-Encoding"] == "gzip"
     assert len(compressed.content) < len(plain.content) / 4
     assert "message number 1999" in gzip.decompress(compressed.content).decode()
+
+
+def test_a_projects_own_page_offers_its_latest_run(client):
+    from datetime import timedelta
+
+    old = make_run(messages=1, run_id="old-run", project="Offers")
+    Run.objects.filter(pk=old.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    make_run(messages=1, run_id="new-run", project="Offers")
+    html = client.get(reverse("project", args=["Offers"])).content.decode()
+    assert f'href="{reverse("run", args=["Offers", "new-run"])}">Open the latest run: new-run</a>' in html
