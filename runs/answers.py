@@ -77,7 +77,7 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
                 raise AnswerRejected("This request needs the form filled in", errors={"": "required"})
             try:
                 errors = structured_errors(request.structured_input, structured)
-            except (Unresolvable, SchemaError, RecursionError) as exc:
+            except (Unresolvable, SchemaError, RecursionError, ValueError) as exc:
                 # Requests stored before their schemas were checked on arrival.
                 raise AnswerRejected(f"The agent's schema cannot be checked: {exc}", errors={"": "unchecked"}) from exc
             if errors:

@@ -83,9 +83,13 @@ class RequestUserInputSerializer(serializers.Serializer):
         for ref in _refs(value):
             try:
                 resolver.lookup(ref)
-            except Unresolvable as exc:
+            except (Unresolvable, ValueError) as exc:  # ValueError: a $ref that is not even a URL
                 raise serializers.ValidationError(f"has a $ref that resolves to nothing in the schema: {ref}") from exc
         return value
+
+
+# Keywords whose values are data, not schemas: a "$ref" key in them is no reference.
+_DATA_KEYWORDS = {"default", "examples", "const", "enum"}
 
 
 def _refs(schema):
@@ -94,7 +98,7 @@ def _refs(schema):
         for key, value in schema.items():
             if key == "$ref" and isinstance(value, str):
                 yield value
-            else:
+            elif key not in _DATA_KEYWORDS:
                 yield from _refs(value)
     elif isinstance(schema, list):
         for item in schema:

@@ -89,6 +89,7 @@ def test_a_missing_required_key_is_a_400_naming_it(client, field):
         ({"structuredInput": {"type": "object", "required": "confirm"}}, "structuredInput", "not a valid JSON Schema"),
         ({"structuredInput": {"properties": {"a": {"$ref": "#/$defs/Gone"}}}}, "structuredInput", "#/$defs/Gone"),
         ({"structuredInput": {"$ref": "https://example.com/schema.json"}}, "structuredInput", "resolves to nothing"),
+        ({"structuredInput": {"$ref": "http://[bad"}}, "structuredInput", "resolves to nothing"),
     ],
 )
 def test_wrong_types_are_a_400_naming_the_field(client, change, field, says):
@@ -96,3 +97,10 @@ def test_wrong_types_are_a_400_naming_the_field(client, change, field, says):
     assert_error(response, 400, "requestUserInput", field, says=says)
     assert not InputRequest.objects.exists()
     assert Run.objects.get(pk="run-1").status == Run.Status.RUNNING
+
+
+def test_a_ref_key_inside_default_or_example_data_is_no_reference(client):
+    schema = {"type": "object", "properties": {"doc": {"type": "object", "default": {"$ref": "#/nowhere"},
+                                                       "examples": [{"$ref": "x"}]}}}
+    response = call(client, "requestUserInput", input_body("q-data", schema=schema))
+    assert response.status_code == 200, response.content

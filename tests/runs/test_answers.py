@@ -119,8 +119,9 @@ def test_the_http_answer_endpoint_checks_its_body(client):
     assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
 
 
-def test_a_request_whose_schema_cannot_be_checked_refuses_answers_clearly_and_stays_pending():
-    make_request(schema={"type": "object", "properties": {"a": {"$ref": "#/$defs/Gone"}}})
+@pytest.mark.parametrize("ref", ["#/$defs/Gone", "http://[bad"])
+def test_a_request_whose_schema_cannot_be_checked_refuses_answers_clearly_and_stays_pending(ref):
+    make_request(schema={"type": "object", "properties": {"a": {"$ref": ref}}})
     with pytest.raises(AnswerRejected) as rejected:
         record_answer("run-1", "q1", [], {"a": 1})
     assert rejected.value.status == 400 and "cannot be checked" in rejected.value.message
