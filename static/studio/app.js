@@ -194,7 +194,12 @@
     // would send it again (and be told it was already answered).
     if (form.classList.contains("sending") || form.classList.contains("sent")) return;
     form.classList.add("sending");
-    const problem = await trySend(form);
+    let problem;
+    try {
+      problem = await trySend(form);
+    } catch (error) {  // e.g. an attached file that changed or vanished meanwhile
+      problem = "The answer could not be prepared: " + (error?.message || error);
+    }
     if (problem) { form.classList.remove("sending"); showError(form, problem); }
   }
 

@@ -323,3 +323,24 @@ def test_a_form_labels_shared_types_by_field_leaves_optional_models_out_and_keep
     form.get_by_role("button", name="Send").click()
     wait_for(lambda: stored_answer(studio, request_id)[0] == "answered", message="the answer")
     assert stored_answer(studio, request_id)[1] == {"home": {"city": "Porto"}, "work": {"city": "Braga"}, "counts": [5, 2]}
+
+
+def test_the_page_says_when_the_agent_leaves_and_comes_back_while_an_answer_is_being_written(studio, page):
+    from tests.api.test_agent_socket import Agent
+
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "flaky", "pid": 1, "status": "running"})
+    agent = Agent(studio, {"run_id": run_id}).connect()
+    request_id = ask(studio, run_id, "alice")
+    open_run(page, studio, run_id)
+    box = page.locator(f'[data-request-id="{request_id}"] textarea')
+    box.fill("half an answer")
+    warning = page.locator("#input-requests .warning", has_text="The agent has disconnected")
+    assert warning.count() == 0
+
+    agent.disconnect()
+    warning.wait_for()
+    agent.connect()
+    warning.wait_for(state="detached")
+    assert box.input_value() == "half an answer"
+    agent.close()
