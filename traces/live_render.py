@@ -22,23 +22,30 @@ def last_span_pk(run_id):
 
 def render_spans_update(run_id, after_pk):
     """(HTML fragments, the last span pk they cover) for the spans of the run stored after after_pk."""
-    new = list(tree.light(Span.objects.filter(run_id=run_id, pk__gt=after_pk)).order_by("pk")[: MAX_ROWS + 1])
+    # Read first: a span stored while this renders is the next update's, not lost between two.
+    last = last_span_pk(run_id)
     context = {"run": {"pk": run_id}, "stats": stats.run_stats(run_id), "window": tree.window(Q(run_id=run_id))}
     html = [render_to_string("traces/run_panel.html#trace-stats", context)]
     html.append(render_to_string("traces/trace_tree.html#tree-window", {"window": context["window"]}))
-    if not new:
+    if last <= after_pk:
         return "".join(html), after_pk
     html.append('<p id="trace-empty" data-live="remove"></p>')
-    if len(new) > MAX_ROWS:
-        # Too many to place one by one (an exporter's batch holds up to 512, children before
-        # their parents): the latest roots afresh, as the panel first loads them.
+
+    # Which new spans the page shows: those whose parent is not new too (a child of a new span
+    # shows under it when it is opened). Chosen on ids alone: an exporter's batch is 512 spans.
+    batch = Span.objects.filter(run_id=run_id, pk__gt=after_pk, pk__lte=last)
+    keys = list(batch.values_list("pk", "trace_id", "span_id", "parent_span_id"))
+    new_ids = {(trace, span) for _, trace, span, _ in keys}
+    shown = [pk for pk, trace, _, parent in keys if (trace, parent) not in new_ids]
+    if len(shown) > MAX_ROWS:
+        # Too many to place one by one: the latest roots afresh, as the panel first loads them.
         roots, more = tree.latest_roots(Q(run_id=run_id), None)
         html.append(render_to_string("traces/trace_tree.html#root-list", {
             "roots": roots, "more_roots": more, "scope_url": reverse("run-trace", args=[run_id]),
         }))
-        return "".join(html), last_span_pk(run_id)
+        return "".join(html), last
+    new = list(tree.light(Span.objects.filter(pk__in=shown)).order_by("pk"))
 
-    new_ids = {(span.trace_id, span.span_id) for span in new}
     parent_keys = {(span.trace_id, span.parent_span_id) for span in new if span.parent_span_id}
     stored_parents = {
         (parent.trace_id, parent.span_id): parent
@@ -47,24 +54,23 @@ def render_spans_update(run_id, after_pk):
         ))
         if (parent.trace_id, parent.span_id) in parent_keys
     }
-    tree.with_child_counts(new + [p for key, p in stored_parents.items() if key not in new_ids])
+    tree.with_child_counts(new + list(stored_parents.values()))
     refreshed = set()
     for span in new:
         parent_key = (span.trace_id, span.parent_span_id)
         parent = stored_parents.get(parent_key)
         if parent is None:
             html.append(render_to_string("traces/trace_tree.html#span-node", {"span": span}))
-        elif parent_key not in new_ids:
-            # Under a parent the page may show: into its (open) list, and its row's count updated.
-            html.append(render_to_string("traces/trace_tree.html#span-node", {"span": span, "into": f"#kids-{parent.span_id}"}))
-            if parent_key not in refreshed:
-                refreshed.add(parent_key)
-                html.append(render_to_string("traces/trace_tree.html#span-row", {"span": parent}))
-        # A child of a parent in this same batch shows under it when it is opened.
+            continue
+        # Under a parent the page may show: into its (open) list, and its row's count updated.
+        html.append(render_to_string("traces/trace_tree.html#span-node", {"span": span, "into": f"#kids-{parent.span_id}"}))
+        if parent_key not in refreshed:
+            refreshed.add(parent_key)
+            html.append(render_to_string("traces/trace_tree.html#span-row", {"span": parent}))
     # Spans shown as roots because their parent was missing now sit under it.
     adopted = Span.objects.filter(
-        Q(trace_id__in={span.trace_id for span in new}), Q(parent_span_id__in={span.span_id for span in new}),
+        Q(trace_id__in={trace for _, trace, _, _ in keys}), Q(parent_span_id__in={span for _, _, span, _ in keys}),
         pk__lte=after_pk,
     ).values_list("span_id", flat=True)
     html.extend(f'<li id="span-{span_id}" data-live="remove"></li>' for span_id in adopted)
-    return "".join(html), new[-1].pk
+    return "".join(html), last

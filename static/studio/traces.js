@@ -148,7 +148,7 @@
   });
   document.addEventListener("studio:live", (event) => {
     const el = event.detail;
-    if (el.id === "trace-window" || el.classList?.contains("span-node") || el.classList?.contains("span-row")) {
+    if (el.id === "trace-window" || el.id === "trace-roots" || el.classList?.contains("span-node") || el.classList?.contains("span-row")) {
       syncToggles(el.parentElement || document);
       layout();
     }

@@ -212,20 +212,38 @@ def test_costs_in_different_currencies_are_totalled_apart():
     assert "4.0000 CNY + 3.0000 USD" in html
 
 
-def test_a_live_batch_too_big_to_place_span_by_span_refreshes_the_latest_roots_whole():
-    from traces.live_render import MAX_ROWS, last_span_pk, render_spans_update
+def new_live_run():
+    from traces.live_render import last_span_pk
 
-    project = Project.objects.create(name="Live")
-    run = Run.objects.create(id="live", project=project)
-    seen = last_span_pk(run.pk)
+    run = Run.objects.create(id="live", project=Project.objects.create(name="Live"))
+    return run, last_span_pk(run.pk)
+
+
+def stored_like_exporter(spans):
+    """One span at a time, in the given order (pks in arrival order)."""
+    for span in spans:
+        span.save()
+
+
+def test_a_live_batch_with_its_root_last_shows_the_root_alone_with_its_children_counted():
+    from traces.live_render import render_spans_update
+
+    run, seen = new_live_run()
     # An exporter's batch: the agent's 400 children first, the agent span itself last.
-    Span.objects.bulk_create(plain_span(n, "a" * 32, run, parent=f"{1:016x}") for n in range(2, 402))
-    Span.objects.create(**{f.attname: getattr(plain_span(1, "a" * 32, run), f.attname)
-                           for f in Span._meta.concrete_fields if not f.primary_key})
+    stored_like_exporter([*(plain_span(n, "a" * 32, run, parent=f"{1:016x}") for n in range(2, 402)),
+                          plain_span(1, "a" * 32, run)])
     html, seen_now = render_spans_update(run.pk, seen)
-    assert 400 > MAX_ROWS
-    assert seen_now == last_span_pk(run.pk)
-    assert '<ul class="span-tree" id="trace-roots" data-live="replace">' in html
-    # The agent alone at the root, with its 400 children counted under it (opened on demand).
+    assert seen_now == Span.objects.filter(run=run).latest("pk").pk
     assert html.count('class="span-node"') == 1 and "span 1<" in html and "span 2<" not in html
-    assert ">400<" in html
+    assert ">400<" in html  # its children, opened on demand
+    assert 'id="trace-roots" data-live="replace"' not in html  # the open tree stays as it is
+
+
+def test_more_new_roots_than_can_be_placed_one_by_one_refresh_the_latest_roots_whole():
+    from traces.live_render import MAX_ROWS, render_spans_update
+
+    run, seen = new_live_run()
+    Span.objects.bulk_create(plain_span(n, f"{n:032x}", run) for n in range(MAX_ROWS + 1))
+    html, _ = render_spans_update(run.pk, seen)
+    assert '<ul class="span-tree" id="trace-roots" data-live="replace">' in html
+    assert html.count('class="span-node"') == 50  # the latest roots, as on first load
