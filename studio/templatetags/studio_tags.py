@@ -7,6 +7,7 @@ media URLs must be http(s).
 
 import hashlib
 import json
+import zlib
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from urllib.parse import urlsplit
@@ -80,6 +81,15 @@ def safe_media_url(url):
     except ValueError:
         return ""
     return url.strip() if scheme in ("http", "https") else ""
+
+
+@register.filter
+def media_version(block):
+    """A short digest of a base64 block's data: its URL changes when (and only when) it does, so
+    browsers may cache it while the message around it streams."""
+    source = block.get("source") if isinstance(block, dict) else None
+    data = source.get("data") if isinstance(source, dict) else None
+    return f"{zlib.crc32(data.encode()):08x}" if isinstance(data, str) else "0"
 
 
 @register.filter

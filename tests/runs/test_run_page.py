@@ -207,10 +207,15 @@ def test_a_base64_image_is_served_with_its_type(client):
     first_src = html.split(f'src="{src}?v=', 1)[1].split('"', 1)[0]
     response = client.get(src)
     assert response["Content-Type"] == "image/png" and response.content == b"\x89PNG fake"
-    # Media are cached by the browser: a message re-sent with another image gets a new address.
-    message.updated_at = timezone.now()
+    # Media are cached by the browser: a message re-sent with another image gets a new address,
+    # re-sent with the same image (streaming text around it) the same one.
+    message.content[0]["source"]["data"] = base64.b64encode(b"\x89PNG other").decode()
     message.save()
-    assert client.get(page_url(run)).content.decode().split(f'src="{src}?v=', 1)[1].split('"', 1)[0] != first_src
+    second_src = client.get(page_url(run)).content.decode().split(f'src="{src}?v=', 1)[1].split('"', 1)[0]
+    assert second_src != first_src
+    message.content.append({"type": "text", "text": "more streamed text"})
+    message.save()
+    assert client.get(page_url(run)).content.decode().split(f'src="{src}?v=', 1)[1].split('"', 1)[0] == second_src
 
 
 def test_an_unknown_run_is_a_404_and_a_run_under_another_project_redirects(client):
