@@ -47,7 +47,7 @@ CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").sp
 # every process). A process that another ASGI server runs (the team command: uvicorn, or
 # gunicorn with uvicorn workers) serves studio.asgi without it.
 _ENTRY_POINT = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
-SERVED_BY_OTHER_ASGI_SERVER = bool({"uvicorn", "gunicorn"} & {_ENTRY_POINT.name, _ENTRY_POINT.parent.name})
+SERVED_BY_OTHER_ASGI_SERVER = bool({"uvicorn", "gunicorn", "hypercorn"} & {_ENTRY_POINT.stem, _ENTRY_POINT.parent.name})
 
 INSTALLED_APPS = [
     # studio first: its runserver (daphne's, on port 3000) wins over daphne's and Django's.

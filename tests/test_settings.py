@@ -29,6 +29,7 @@ def test_manage_py_runserver_has_daphne(tmp_path):
 def test_the_team_command_under_uvicorn_does_without_daphne_and_twisted(tmp_path):
     assert started_as(str(ROOT / ".venv/bin/uvicorn"), tmp_path) == ["False", "False"]
     assert started_as("/usr/lib/python3/site-packages/uvicorn/__main__.py", tmp_path) == ["False", "False"]
+    assert started_as("C:/studio/.venv/Scripts/uvicorn.exe", tmp_path) == ["False", "False"]
 
 
 def cache_size_in_thread(name):

@@ -8,16 +8,17 @@ def count_tool_calls(content):
 
 
 def count_existing(apps, schema_editor):
+    # Contents may hold megabytes of inline media: a few at a time, nothing kept but the counts.
     Message = apps.get_model("runs", "Message")
-    batch = []
-    for message in Message.objects.only("pk", "content").iterator(chunk_size=2000):
-        message.tool_calls = count_tool_calls(message.content)
-        if message.tool_calls:
-            batch.append(message)
-        if len(batch) >= 2000:
-            Message.objects.bulk_update(batch, ["tool_calls"])
-            batch = []
-    Message.objects.bulk_update(batch, ["tool_calls"])
+    counted = []
+    for pk, content in Message.objects.values_list("pk", "content").iterator(chunk_size=200):
+        tool_calls = count_tool_calls(content)
+        if tool_calls:
+            counted.append(Message(pk=pk, tool_calls=tool_calls))
+        if len(counted) >= 500:
+            Message.objects.bulk_update(counted, ["tool_calls"])
+            counted = []
+    Message.objects.bulk_update(counted, ["tool_calls"])
 
 
 class Migration(migrations.Migration):
