@@ -121,23 +121,28 @@
       const items = [];
       const list = el("div", { class: "sf-array" });
       const add = el("button", { type: "button", class: "small", text: "+ Add" });
-      const base = path.join(".");
+      // This array's path as it is now: an enclosing array renumbers it when an item goes.
+      const here = () => (wrapper.dataset.path ? wrapper.dataset.path.split(".") : []);
       // Errors come back by item index: after a removal, the items after it move up one.
       const renumber = () => items.forEach((entry, i) => {
         if (entry.index === i) return;
-        const from = `${base ? base + "." : ""}${entry.index}`, to = `${base ? base + "." : ""}${i}`;
+        const from = [...here(), entry.index].join("."), to = [...here(), i].join(".");
         entry.row.querySelectorAll("[data-path]").forEach((n) => {
           const p = n.dataset.path;
           if (p === from || p.startsWith(from + ".")) n.dataset.path = to + p.slice(from.length);
         });
-        const legend = entry.row.querySelector(":scope > .sf-field > label, :scope > .sf-object > legend");
-        if (legend && legend.textContent.startsWith("Item ")) legend.textContent = `Item ${i + 1}`;
+        // The item's own label (only its text: a legend may hold a checkbox too).
+        const label = entry.row.querySelector(":scope > .sf-field > label, :scope > .sf-object > legend");
+        const walker = label && document.createTreeWalker(label, NodeFilter.SHOW_TEXT);
+        for (let node = walker?.nextNode(); node; node = walker.nextNode()) {
+          if (node.nodeValue.startsWith("Item ")) { node.nodeValue = `Item ${i + 1}`; break; }
+        }
         entry.index = i;
       });
       const addItem = () => {
         const row = el("div", { class: "sf-item" });
         const index = items.length;
-        const built = build({ title: `Item ${index + 1}`, ...(s.items || {}) }, root, [...path, String(index)], false, depth + 1);
+        const built = build({ title: `Item ${index + 1}`, ...(s.items || {}) }, root, [...here(), String(index)], false, depth + 1);
         const remove = el("button", { type: "button", class: "small ghost", text: "✕", title: "Remove" });
         const entry = { built, row, index };
         remove.addEventListener("click", () => { items.splice(items.indexOf(entry), 1); row.remove(); renumber(); });

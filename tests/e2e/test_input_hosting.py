@@ -344,3 +344,31 @@ def test_the_page_says_when_the_agent_leaves_and_comes_back_while_an_answer_is_b
     warning.wait_for(state="detached")
     assert box.input_value() == "half an answer"
     agent.close()
+
+
+TEAMS = {  # class Group(BaseModel): members: List[conint(ge=1)] = [];  class Teams(BaseModel): groups: List[Group] = []
+    "$defs": {"Group": {"properties": {"members": {"default": [], "items": {"minimum": 1, "type": "integer"},
+                                                   "title": "Members", "type": "array"}},
+                        "title": "Group", "type": "object"}},
+    "properties": {"groups": {"default": [], "items": {"$ref": "#/$defs/Group"}, "title": "Groups", "type": "array"}},
+    "title": "Teams", "type": "object",
+}
+
+
+def test_an_error_in_an_array_inside_a_moved_up_item_lands_beside_its_field(studio, page):
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "teams", "pid": 1, "status": "running"})
+    request_id = ask(studio, run_id, "planner", TEAMS)
+    open_run(page, studio, run_id)
+    form = page.locator(f'[data-request-id="{request_id}"]')
+    adds = form.get_by_role("button", name="+ Add")
+    adds.last.click()
+    adds.last.click()  # two groups
+    form.locator('[data-path="groups.0"]').locator("xpath=..").get_by_role("button", name="✕").last.click()
+    assert form.locator('[data-path="groups.0"] legend').inner_text() == "Item 1"  # the second group moved up
+    form.locator('[data-path="groups.0"]').get_by_role("button", name="+ Add").click()
+    form.locator('[data-path="groups.0.members.0"] input').fill("0")
+    form.get_by_role("button", name="Send").click()
+    error = form.locator('[data-path="groups.0.members.0"] .sf-error')
+    error.wait_for()
+    assert "minimum" in error.inner_text()
