@@ -268,4 +268,4 @@ def test_a_projects_own_page_offers_its_latest_run(client):
     Run.objects.filter(pk=old.pk).update(started_at=timezone.now() - timedelta(hours=1))
     make_run(messages=1, run_id="new-run", project="Offers")
     html = client.get(reverse("project", args=["Offers"])).content.decode()
-    assert f'href="{reverse("run", args=["Offers", "new-run"])}">Open the latest run: new-run</a>' in html
+    assert f'href="{reverse("run", args=["Offers", "new-run"])}" title="new-run">Open the latest run</a>' in html
