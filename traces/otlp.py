@@ -124,7 +124,8 @@ def parse(data, fmt):
     try:
         # Receivers must ignore fields they do not know (the spec's forward compatibility rule).
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+    # SystemError: upb's field lookup with a name that is not UTF-8 (a lone surrogate in JSON).
+    except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError, SystemError) as exc:
         raise OtlpError(400, f"The body is not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
     return request
 
