@@ -269,3 +269,13 @@ def test_a_projects_own_page_offers_its_latest_run(client):
     make_run(messages=1, run_id="new-run", project="Offers")
     html = client.get(reverse("project", args=["Offers"])).content.decode()
     assert f'href="{reverse("run", args=["Offers", "new-run"])}" title="new-run">Open the latest run</a>' in html
+
+
+def test_an_empty_run_whose_agents_wait_says_they_wait_for_an_answer(client):
+    from runs.models import InputRequest
+
+    run = make_run(messages=0)
+    for name in ("alice", "bob"):
+        InputRequest.objects.create(request_id=f"q-{name}", run=run, agent_name=name)
+    html = client.get(page_url(run)).content.decode()
+    assert "No messages yet: 2 agents are waiting for your answer below." in html
