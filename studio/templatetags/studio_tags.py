@@ -24,7 +24,9 @@ register = template.Library()
 MAX_TEXT_CHARS = 20_000
 MAX_JSON_CHARS = 20_000
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
+# "breaks": a new line in a message is a new line on the page, as in any chat (CommonMark
+# would join the lines of a paragraph).
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True}).enable(
     ["table", "strikethrough"]
 )
 _ALLOWED_TAGS = {

@@ -279,3 +279,11 @@ def test_an_empty_run_whose_agents_wait_says_they_wait_for_an_answer(client):
         InputRequest.objects.create(request_id=f"q-{name}", run=run, agent_name=name)
     html = client.get(page_url(run)).content.decode()
     assert "No messages yet: 2 agents are waiting for your answer below." in html
+
+
+def test_a_new_line_in_a_message_is_a_new_line_on_the_page(client):
+    run = make_run(messages=0)
+    reply = Reply.objects.create(run=run, reply_id="u", name="alice", role="user")
+    Message.objects.create(run=run, reply=reply, msg_id="u", name="alice", role="user",
+                           content=[{"type": "text", "text": "first line\nsecond line"}])
+    assert "first line<br>\nsecond line" in client.get(page_url(run)).content.decode()
