@@ -4,6 +4,7 @@ legacy format of agentscope 1.0.0 - 1.0.8, and what any other instrumented progr
 Pure functions over the plain spans of `traces.otlp`; no database.
 """
 
+import functools
 import json
 import re
 
@@ -62,13 +63,18 @@ def run_key(span):
     attributes = span["attributes"]
     for name in ("gen_ai.conversation.id", "project.run_id"):
         value = attributes.get(name)
-        if not isinstance(value, str) or not value:
-            continue
-        decoded = loads_or_value(value)
-        if isinstance(decoded, str) and decoded != value:
-            return decoded[:MAX_LABEL], True
-        return value[:MAX_LABEL], False
+        if isinstance(value, str) and value:
+            return _run_key_of(value)
     return "", False
+
+
+@functools.lru_cache(maxsize=256)
+def _run_key_of(value):
+    # Every span of a run carries the same value: decode it once, not once a span.
+    decoded = loads_or_value(value)
+    if isinstance(decoded, str) and decoded != value:
+        return decoded[:MAX_LABEL], True
+    return value[:MAX_LABEL], False
 
 
 def is_agentscope(span):

@@ -211,6 +211,9 @@ def _problem(span):
 
 def _span_dict(span, resource, scope):
     parent = span.parent_span_id.hex()
+    status = span.status
+    dropped_attributes, dropped_events, dropped_links = (
+        span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count)
     return {
         "trace_id": span.trace_id.hex(),
         "span_id": span.span_id.hex(),
@@ -222,54 +225,72 @@ def _span_dict(span, resource, scope):
         "kind": span.kind,
         "start_time_ns": span.start_time_unix_nano,
         "end_time_ns": span.end_time_unix_nano,
-        "status_code": span.status.code,
-        "status_message": _clean(span.status.message),
+        "status_code": status.code,
+        "status_message": _clean(status.message),
         "attributes": attributes_dict(span.attributes),
-        "events": [
-            {
-                "name": _clean(event.name),
-                "time_ns": event.time_unix_nano,
-                "attributes": attributes_dict(event.attributes),
-                **({"dropped_attributes_count": event.dropped_attributes_count} if event.dropped_attributes_count else {}),
-            }
-            for event in span.events
-        ],
-        "links": [
-            {
-                "trace_id": link.trace_id.hex(),
-                "span_id": link.span_id.hex(),
-                "trace_state": _clean(link.trace_state),
-                "attributes": attributes_dict(link.attributes),
-                **({"flags": link.flags} if link.flags else {}),
-            }
-            for link in span.links
-        ],
+        "events": [_event_dict(event) for event in span.events] if span.events else [],
+        "links": [_link_dict(link) for link in span.links] if span.links else [],
         "dropped": {
             name: count
             for name, count in (
-                ("attributes", span.dropped_attributes_count),
-                ("events", span.dropped_events_count),
-                ("links", span.dropped_links_count),
+                ("attributes", dropped_attributes), ("events", dropped_events), ("links", dropped_links),
             )
             if count
-        },
+        } if dropped_attributes or dropped_events or dropped_links else {},
         "resource": resource,
         "scope": scope,
     }
 
 
+def _event_dict(event):
+    return {
+        "name": _clean(event.name),
+        "time_ns": event.time_unix_nano,
+        "attributes": attributes_dict(event.attributes),
+        **({"dropped_attributes_count": event.dropped_attributes_count} if event.dropped_attributes_count else {}),
+    }
+
+
+def _link_dict(link):
+    return {
+        "trace_id": link.trace_id.hex(),
+        "span_id": link.span_id.hex(),
+        "trace_state": _clean(link.trace_state),
+        "attributes": attributes_dict(link.attributes),
+        **({"flags": link.flags} if link.flags else {}),
+    }
+
+
 def attributes_dict(key_values):
-    """OTLP KeyValue list to a dict; a repeated key keeps its last value."""
-    return {_clean(kv.key): any_value(kv.value) for kv in key_values}
+    """OTLP KeyValue list to a dict; a repeated key keeps its last value.
+
+    The hot loop of ingestion (ten attributes a span): strings and ints, nearly all of them,
+    are taken inline; the other kinds go through `any_value`.
+    """
+    out = {}
+    for kv in key_values:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            text = value.string_value
+            converted = text.replace("\0", "\ufffd") if "\0" in text else text
+        elif kind == "int_value":
+            converted = value.int_value
+        else:
+            converted = any_value(value, kind)
+        key = kv.key
+        out[key.replace("\0", "\ufffd") if "\0" in key else key] = converted
+    return out
 
 
 def _clean(text):
     # PostgreSQL refuses NUL in text and in JSON strings; nothing readable is lost without it.
+    # (attributes_dict has this inline.)
     return text.replace("\0", "\ufffd") if "\0" in text else text
 
 
-def any_value(value):
-    kind = value.WhichOneof("value")
+def any_value(value, kind=None):
+    kind = kind or value.WhichOneof("value")
     if kind == "string_value":
         return _clean(value.string_value)
     if kind == "bool_value":
