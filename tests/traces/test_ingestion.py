@@ -66,6 +66,17 @@ def test_a_batch_sent_twice_is_stored_once(client):
     assert agent_trace.span_count == 6 and agent_trace.input_tokens == 246 and agent_trace.output_tokens == 90
 
 
+def test_storing_counts_only_the_spans_that_were_new(client):
+    from traces import ingest, otlp
+
+    register(client, "run-count")
+    spans = otlp.decode(protobuf_body(agentscope_spans("run-count")), PROTOBUF, None, 1 << 20).spans
+    assert ingest.store(spans[:5]) == 5
+    assert ingest.store(spans) == 3  # the first five are already there
+    assert ingest.store(spans) == 0
+    assert Span.objects.filter(run_id="run-count").count() == 8
+
+
 def test_the_stored_span_keeps_exact_nanoseconds_types_and_the_facts_the_tree_needs(client):
     register(client, "run-exact")
     sent = agentscope_spans("run-exact")

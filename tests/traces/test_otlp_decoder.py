@@ -197,6 +197,7 @@ def test_values_json_cannot_hold_are_kept_readable():
     document = spec_json_document()
     span = document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     span["attributes"] = [{"key": "nan", "value": {"doubleValue": "NaN"}},
-                          {"key": "nul", "value": {"stringValue": "a\u0000b"}}]
+                          {"key": "nul", "value": {"stringValue": "a\u0000b"}},
+                          {"key": "k\u0000ey", "value": {"intValue": "7"}}]
     (decoded,) = decode(json.dumps(document).encode(), "application/json").spans
-    assert decoded["attributes"] == {"nan": "nan", "nul": "a\ufffdb"}
+    assert decoded["attributes"] == {"nan": "nan", "nul": "a\ufffdb", "k\ufffdey": 7}
