@@ -100,7 +100,8 @@ def _encode_json(value):
 
 
 def _row(span, run_key):
-    """The span's columns: its own values (traces.otlp gives exactly those), its summary, its links."""
+    """The span's columns: its own values (traces.otlp gives exactly those), its summary, and the
+    columns saying which run and project it belongs to (filled in by `_link`)."""
     key, _ = run_key
     service_name, instance = conventions.service(span)
     row = span.copy()
