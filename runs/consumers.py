@@ -25,12 +25,16 @@ class RunConsumer(LivePageConsumer):
         query = parse_qs(self.scope["query_string"].decode())
         self.group_mode = (query.get("group") or [chat.GROUP_BY_REPLY])[0]
         self.run_id = kwargs.get("run_id")
+        self.run_group = None
+        self.counts = None  # the details panel's, as last counted
+        self.requests_live = None  # run.is_live as the page's input requests last showed it
         if self.run_id is not None:
             run = Run.objects.filter(pk=self.run_id).first()
             if run is None:
                 return False
             self.project_id = run.project_id
-            self.groups_to_join = [live.run_group(run.pk), live.project_group(run.project_id)]
+            self.run_group = live.run_group(run.pk)
+            self.groups_to_join = [self.run_group, live.project_group(run.project_id)]
             # Spans after this one are news to the page (it loads its trace panel itself).
             self.spans_seen = last_span_pk(run.pk)
         else:
@@ -49,6 +53,8 @@ class RunConsumer(LivePageConsumer):
 
     async def live_event(self, message):
         event = message["event"]
+        if event.get("kind") == "run" and event.get("run") == self.run_id and message.get("group") != self.run_group:
+            return  # its own run's event comes through the run's group too (this one: the project's)
         if event.get("kind") == "spans":
             if event.get("run") == self.run_id:
                 self.render_soon(("spans", self.run_id), event, self.SPANS_DELAY)
@@ -67,14 +73,19 @@ class RunConsumer(LivePageConsumer):
             return self.render_message(event["message"])
         if kind == "input":
             run = Run.objects.get(pk=self.run_id)
-            return render_to_string("runs/run.html#input-requests", {"run": run, "pending": chat.pending_requests(run)})
+            return self.render_input_requests(run, chat.pending_requests(run))
         if kind == "details":
             run = Run.objects.select_related("project").get(pk=self.run_id)
-            return render_to_string("runs/run.html#run-details", {"run": run, "counts": chat.run_counts(run)})
+            self.counts = chat.run_counts(run)
+            return render_to_string("runs/run.html#run-details", {"run": run, "counts": self.counts})
         if kind == "spans":
             html, self.spans_seen = render_spans_update(self.run_id, self.spans_seen)
             return html
         return ""
+
+    def render_input_requests(self, run, pending):
+        self.requests_live = run.is_live
+        return render_to_string("runs/run.html#input-requests", {"run": run, "pending": pending})
 
     def render_message(self, message_pk):
         message = Message.objects.select_related("reply").filter(pk=message_pk).first()
@@ -105,11 +116,17 @@ class RunConsumer(LivePageConsumer):
             return ""
         html = render_to_string("runs/run.html#run-row", {"item": run, "current_run_id": self.run_id})
         if run_id == self.run_id:
-            context = {"run": run, "group": self.group_mode, "counts": chat.run_counts(run)}
+            # The counts change with messages, whose "details" refresh follows them: a change of
+            # status shows the counts of the last refresh (two aggregate queries less).
+            if self.counts is None:
+                self.counts = chat.run_counts(run)
+            context = {"run": run, "group": self.group_mode, "counts": self.counts}
             html += render_to_string("runs/run.html#run-header", context)
             html += render_to_string("runs/run.html#run-details", context)
-            if run.input_requests.filter(status="pending").exists():
-                html += render_to_string("runs/run.html#input-requests", {"run": run, "pending": chat.pending_requests(run)})
+            # The requests say whether the agent is still there to get an answer: again when that
+            # changed ("input" events render them when they change).
+            if run.is_live != self.requests_live:
+                html += self.render_input_requests(run, chat.pending_requests(run))
         return html
 
     # ---- what the page sends ----

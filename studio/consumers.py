@@ -3,6 +3,7 @@
 import asyncio
 import logging
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -36,6 +37,19 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         for task in list(getattr(self, "_tasks", ())):
             task.cancel()
+
+    async def dispatch(self, message):
+        """Channels' own dispatch, without its `close_old_connections` before every message.
+
+        Channels runs that on the one sync thread that also renders: each event and each frame
+        the page sends (an answer) waited there for the render under way (input round trip: 4
+        to 6 ms of its 25). Here the database is only used through `database_sync_to_async`,
+        which closes old connections around each of its calls.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     def setup(self):
         """Load what the page shows; return False to refuse the connection."""

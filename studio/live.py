@@ -66,7 +66,8 @@ async def publish(change):
     groups, event = change
     layer = get_channel_layer()
     for group in groups:
-        await layer.group_send(group, {"type": "live.event", "event": event})
+        # A page in several of the groups gets one copy from each: "group" tells them apart.
+        await layer.group_send(group, {"type": "live.event", "event": event, "group": group})
 
 
 # The server's event loop, once it runs (see studio/asgi.py). Sync code (views in their

@@ -35,7 +35,9 @@ def store(spans):
     if not spans:
         return 0
     keys = [conventions.run_key(span) for span in spans]
-    rows = [_row(span, key) for span, key in zip(spans, keys)]
+    # The rows, JSON included, are made before the write lock is taken.
+    dumps = _json_encoder()
+    rows = [_row(span, key, dumps) for span, key in zip(spans, keys)]
     with writing():
         _link(rows, [names_a_run for _, names_a_run in keys])
         stored = _insert(rows)
@@ -46,30 +48,15 @@ def store(spans):
 
 
 # Stored as JSON text (the others are plain values).
-_JSON_COLUMNS = {"attributes", "events", "links", "dropped", "resource", "scope"}
+_JSON_COLUMNS = ("attributes", "events", "links", "dropped", "resource", "scope")
 
 
-def _insert(rows):
-    """INSERT … ON CONFLICT (trace_id, span_id) DO NOTHING, with executemany; how many were new.
+def _json_encoder():
+    """A function from a JSON column's value to its text, for the spans of one batch.
 
-    bulk_create prepares every value of every row through its field (36 columns × 512 spans a
-    batch), and SQLite's 999-parameter limit cuts a batch into 20 statements: it stored about
-    3,500 spans a second. One statement run over the rows by the driver is several times faster;
-    the values are already plain (see traces.otlp), so only JSON and the time need preparing.
+    The spans of a batch share their resource and scope (the same objects, see traces.otlp),
+    and most have no events or links: each distinct object is encoded once.
     """
-    fields = [field.attname for field in Span._meta.concrete_fields if not field.primary_key]
-    plain = [name for name in fields if name not in _JSON_COLUMNS and name != "received_at"]
-    encoded_json = [name for name in fields if name in _JSON_COLUMNS]
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    columns = [Span._meta.get_field(name).column for name in (*plain, *encoded_json, "received_at")]
-    sql = (
-        f"INSERT INTO {quote(Span._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT (trace_id, span_id) DO NOTHING"
-    )
-    received_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    # The spans of a batch share their resource and scope (the same objects, see traces.otlp),
-    # and most have no events or links: encode each distinct object once.
     encoded = {}
 
     def dumps(value):
@@ -80,8 +67,30 @@ def _insert(rows):
             encoded[key] = (value, _encode_json(value))  # holding the value keeps its id unique
         return encoded[key][1]
 
-    plain_values, json_values = itemgetter(*plain), itemgetter(*encoded_json)
-    params = [(*plain_values(row), *map(dumps, json_values(row)), received_at) for row in rows]
+    return dumps
+
+
+def _insert(rows):
+    """INSERT … ON CONFLICT (trace_id, span_id) DO NOTHING, with executemany; how many were new.
+
+    bulk_create prepares every value of every row through its field (36 columns × 512 spans a
+    batch), and SQLite's 999-parameter limit cuts a batch into 20 statements: it stored about
+    3,500 spans a second. One statement run over the rows by the driver is several times faster;
+    the values are already plain (see traces.otlp) and the JSON already text (`_row`), so only
+    the time needs preparing.
+    """
+    fields = [field.attname for field in Span._meta.concrete_fields
+              if not field.primary_key and field.attname != "received_at"]
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    columns = [Span._meta.get_field(name).column for name in (*fields, "received_at")]
+    sql = (
+        f"INSERT INTO {quote(Span._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT (trace_id, span_id) DO NOTHING"
+    )
+    received_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    values = itemgetter(*fields)
+    params = [(*values(row), received_at) for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
         # Both drivers sum the rows each execution changed: a span already stored changes none.
@@ -99,12 +108,15 @@ def _encode_json(value):
         return _slow_encode(value)
 
 
-def _row(span, run_key):
-    """The span's columns: its own values (traces.otlp gives exactly those), its summary, and the
-    columns saying which run and project it belongs to (filled in by `_link`)."""
+def _row(span, run_key, dumps):
+    """The span's columns: its own values (traces.otlp gives exactly those, JSON ones encoded by
+    `dumps`), its summary, and the columns saying which run and project it belongs to (filled in
+    by `_link`)."""
     key, _ = run_key
     service_name, instance = conventions.service(span)
     row = span.copy()
+    for name in _JSON_COLUMNS:
+        row[name] = dumps(span[name])
     row.update(conventions.summary(span))
     row.update(run_key=key, service_name=service_name, service_instance_id=instance, run_id=None, project_id=None)
     return row

@@ -1,6 +1,7 @@
 """The run page's WebSocket as a script sees it (docs/WEBSOCKET.md), over a real connection."""
 
 import json
+import time
 import uuid
 
 import pytest
@@ -72,3 +73,31 @@ def test_a_structured_answer_may_come_without_blocks(studio):
     with run_socket(studio, run_id) as socket:
         socket.send(json.dumps({"type": "answer", "requestId": request_id, "structured": {"ok": True}}))
         assert next_reply(socket) == {"type": "answer.accepted", "requestId": request_id}
+
+
+def html_frames(socket, seconds):
+    """The live HTML updates the page gets in the next `seconds`."""
+    frames, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            frame = json.loads(socket.recv(timeout=left))
+        except TimeoutError:
+            break
+        if frame["type"] == "html":
+            frames.append(frame["html"])
+    return frames
+
+
+def test_a_change_of_its_run_reaches_the_page_once(studio):
+    """The page is in its run's group and in its project's (for the run list): a run event comes
+    through both, and is rendered once."""
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"})
+    with run_socket(studio, run_id) as socket:
+        studio.post("requestUserInput", {"requestId": uuid.uuid4().hex[:12], "runId": run_id, "agentId": "a",
+                                         "agentName": "alice", "structuredInput": None})
+        frames = html_frames(socket, 2.0)  # the details panel follows within its 1 s delay
+    headers = [html for html in frames if 'id="run-header"' in html]
+    assert len(headers) == 1, frames
+    assert "Waiting" in headers[0]
+    assert any("alice" in html and "asks for your input" in html for html in frames)
