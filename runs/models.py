@@ -51,8 +51,30 @@ class Run(models.Model):
         return self.status in (self.Status.RUNNING, self.Status.WAITING)
 
 
+class ReplyManager(models.Manager):
+    def upsert(self, *, run_id, reply_id, name, role, now):
+        """Create the reply, or rename the one with the same (run, reply id); return its pk.
+
+        One statement, as `MessageManager.upsert`: bulk_create(update_conflicts=...) was about a
+        quarter of the CPU time of a pushMessage opening a reply.
+        """
+        table = self.model._meta.db_table
+        sql = (
+            f"INSERT INTO {table} (run_id, reply_id, name, role, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (run_id, reply_id) DO UPDATE SET name = excluded.name, role = excluded.role,"
+            " updated_at = excluded.updated_at RETURNING id"
+        )
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [run_id, reply_id, name, role, stamp, stamp])
+            return cursor.fetchone()[0]
+
+
 class Reply(models.Model):
     """One agent reply: the messages pushed with the same replyId (or a lone message's id)."""
+
+    objects = ReplyManager()
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="replies")
     reply_id = models.CharField(max_length=255)

@@ -65,17 +65,6 @@ def _touch(run, now):
         live.publish_on_commit(live.project_active(run.project_id))
 
 
-def _upsert_reply(run, reply_id, name, role, now):
-    reply = Reply(run=run, reply_id=reply_id, name=name, role=role, created_at=now, updated_at=now)
-    Reply.objects.bulk_create(
-        [reply],
-        update_conflicts=True,
-        unique_fields=["run", "reply_id"],
-        update_fields=["name", "role", "updated_at"],
-    )
-    return reply
-
-
 class _Recent:
     """What this process learnt from recent pushes, so a streaming chunk costs one statement.
 
@@ -133,7 +122,9 @@ def _push_message(data, trust_recent):
             recent.remember(recent.runs, run_id, run)
         reply_pk = recent.replies.get((run_id, reply_key)) if trust_recent else None
         if reply_pk is None:
-            reply_pk = _upsert_reply(run, reply_key, reply_name, reply_role, now).pk
+            reply_pk = Reply.objects.upsert(
+                run_id=run.pk, reply_id=reply_key, name=reply_name, role=reply_role, now=now
+            )
             recent.remember(recent.replies, (run_id, reply_key), reply_pk)
         message_pk = Message.objects.upsert(
             run_id=run_id,
@@ -158,9 +149,9 @@ def register_reply(data):
         run = _live_run(data["runId"])
         name = data.get("replyName") or data.get("name") or ""
         role = data.get("replyRole") or data.get("role") or ""
-        reply = _upsert_reply(run, data["replyId"], name, role, now)
+        reply_pk = Reply.objects.upsert(run_id=run.pk, reply_id=data["replyId"], name=name, role=role, now=now)
         _touch(run, now)
-    return reply
+    return reply_pk
 
 
 def request_user_input(data):
