@@ -568,3 +568,20 @@ def main(doc, add_arguments, run):
 
 def median(values):
     return statistics.median(values) if values else float("nan")
+
+
+# ---------------------------------------------------------------- instruction counts
+
+
+def callgrind_instructions(argv, out_file):
+    """The instructions valgrind's callgrind counts while `argv` runs (the same from run to run,
+    whatever else the machine does; about 50x slower than running it)."""
+    if not shutil.which("valgrind"):
+        sys.exit("--callgrind needs valgrind (apt-get install valgrind)")
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *argv]
+    finished = subprocess.run(command, capture_output=True, text=True, check=True)
+    for line in finished.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise RuntimeError(f"no instruction count in valgrind's output:\n{finished.stderr[-2000:]}")
+

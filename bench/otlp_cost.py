@@ -16,7 +16,6 @@ import os
 import pickle
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -119,19 +118,13 @@ def child(phase, count, batches_file):
 
 
 def instructions(phase, count, batches_file, out_dir):
-    out = Path(out_dir) / f"callgrind.{phase}.{count}"
-    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
-               "--child", phase, str(count), batches_file]
-    finished = subprocess.run(command, capture_output=True, text=True, check=True)
-    for line in finished.stderr.splitlines():
-        if "Collected :" in line:
-            return int(line.rsplit(":", 1)[1])
-    raise RuntimeError(f"no instruction count in valgrind's output:\n{finished.stderr[-2000:]}")
+    from _common import callgrind_instructions
+
+    argv = [sys.executable, __file__, "--child", phase, str(count), batches_file]
+    return callgrind_instructions(argv, Path(out_dir) / f"callgrind.{phase}.{count}")
 
 
 def run_callgrind(args):
-    if not shutil.which("valgrind"):
-        sys.exit("--callgrind needs valgrind (apt-get install valgrind)")
     work = tempfile.mkdtemp(prefix="studio-otlp-callgrind-")
     try:
         setup_django(work)  # the database each child starts from: work/studio.sqlite3
