@@ -163,3 +163,19 @@ def test_no_combination_of_garbage_values_gives_a_500(client):
         assert reply == {"result": {}} if response.status_code == 200 else reply["error"]["data"]["path"] == procedure
         answered.add(response.status_code)
     assert {200, 400} <= answered
+
+
+def test_a_lone_surrogate_in_a_text_field_is_a_400_naming_the_field(client):
+    # JSON may escape half of a UTF-16 pair alone; no database can store it.
+    body = json.dumps(push_body(msg("m1", "hi"), replyName="Fri\ud800day"))
+    error = assert_error(call(client, "pushMessage", body), 400, "pushMessage", field="replyName", says="U+D800")
+    assert "Surrogate characters are not allowed" in error["message"]
+    assert nothing_stored()
+
+
+def test_characters_outside_the_basic_plane_are_text_like_any_other(client):
+    # "\ud83d\ude00" in JSON is one character, U+1F600, not two surrogates.
+    body = json.dumps(push_body(msg("m1", "hi", name="Fri\U0001F600day"), replyName="Fri\U0001F600day"))
+    assert call(client, "pushMessage", body).status_code == 200
+    assert Reply.objects.get().name == "Fri\U0001F600day"
+    assert Message.objects.get().name == "Fri\U0001F600day"
