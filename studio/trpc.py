@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -76,11 +77,21 @@ def first_error(detail, prefix=""):
     return prefix, str(detail)
 
 
+class JsonOnly(DefaultContentNegotiation):
+    """Every answer is JSON, whatever the Accept header says (the client sends none that matters):
+    DRF's default negotiation parsed the header's media types on every call. The request's
+    Content-Type is still checked (415)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class TrpcView(APIView):
     """A POST-only tRPC procedure; subclasses implement `call(data)`."""
 
     procedure = ""
     http_method_names = ["post", "options"]
+    content_negotiation_class = JsonOnly
 
     def post(self, request, *args, **kwargs):
         # The agent endpoints run without CommonMiddleware: check the Host header here, so a
