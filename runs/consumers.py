@@ -28,6 +28,7 @@ class RunConsumer(LivePageConsumer):
         self.run_group = None
         self.counts = None  # the details panel's, as last counted
         self.requests_live = None  # run.is_live as the page's input requests last showed it
+        self.replies_sent = set()  # the replies whose bubble this socket has sent
         if self.run_id is not None:
             run = Run.objects.filter(pk=self.run_id).first()
             if run is None:
@@ -88,21 +89,24 @@ class RunConsumer(LivePageConsumer):
         return render_to_string("runs/run.html#input-requests", {"run": run, "pending": pending})
 
     def render_message(self, message_pk):
-        message = Message.objects.select_related("reply").filter(pk=message_pk).first()
-        if message is None:
+        try:
+            message = Message.objects.select_related("reply").get(pk=message_pk)
+        except Message.DoesNotExist:
             return ""
         context = {"message": message, "run": message.run_id}
         placeholder_gone = '<p id="chat-empty" data-live="remove"></p>'
         if self.group_mode == chat.GROUP_BY_MESSAGE:
             return placeholder_gone + render_to_string("runs/message_bubble.html", context)
+        html = render_to_string("runs/message.html", context)
+        if message.reply_id in self.replies_sent:
+            return html
+        # The reply's bubble, in case the page does not have it yet (it keeps the one it has),
+        # then the message in it. Once per reply and socket: a streamed message is re-sent
+        # hundreds of times, and the bubble cost more to render than the message.
+        self.replies_sent.add(message.reply_id)
         reply = message.reply
         reply.shown, reply.hidden_count = [message], 0
-        # The reply's bubble if the page does not have it yet, then the message in it.
-        return (
-            placeholder_gone
-            + render_to_string("runs/reply.html", {"reply": reply})
-            + render_to_string("runs/message.html", context)
-        )
+        return placeholder_gone + render_to_string("runs/reply.html", {"reply": reply}) + html
 
     def render_run(self, event):
         run_id = event["run"]

@@ -101,3 +101,24 @@ def test_a_change_of_its_run_reaches_the_page_once(studio):
     assert len(headers) == 1, frames
     assert "Waiting" in headers[0]
     assert any("alice" in html and "asks for your input" in html for html in frames)
+
+
+def test_a_streamed_message_brings_its_reply_bubble_once_and_every_new_content(studio):
+    run_id = uuid.uuid4().hex[:16]
+    studio.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"})
+    frames, text = [], ""
+    with run_socket(studio, run_id) as socket:
+        for word in ("It", "is", "sunny", "in", "Paris"):
+            text = f"{text} {word}".strip()
+            msg = {"id": "msg-1", "name": "Friday", "role": "assistant", "content": [{"type": "text", "text": text}],
+                   "metadata": {}, "timestamp": ""}
+            studio.post("pushMessage", {"runId": run_id, "replyId": "reply-1", "replyName": "Friday",
+                                        "replyRole": "assistant", "msg": msg})
+            # Each re-send reaches the page before the next is pushed.
+            while not any(f"<p>{text}</p>" in html for html in frames):
+                frames.append(json.loads(socket.recv(timeout=10))["html"])
+        frames += html_frames(socket, 0.5)
+    bubbles = [html for html in frames if 'class="reply-head"' in html]
+    assert len(bubbles) == 1, frames
+    assert "Friday" in bubbles[0] and "<p>It</p>" in bubbles[0]
+    assert "<p>It is sunny in Paris</p>" in frames[-1]
