@@ -62,6 +62,11 @@ def test_a_run_written_by_the_real_client_appears_and_fills_up_live(studio, page
     }""")
     agent.go()
     page.locator(".message", has_text="Done: sunny").wait_for(timeout=30_000)
+    # The details panel counts the run a moment after the last message (at most about a second).
+    page.wait_for_function(r"""() => {
+        const facts = document.querySelector('#run-details').innerText;
+        return /Replies\s+1\n/.test(facts) && /Messages\s+4\n/.test(facts) && /Tool calls\s+1$/.test(facts);
+    }""", timeout=5_000)
     screenshot(page, "run-page-live")
 
     seen = page.evaluate("window.seenTexts")
