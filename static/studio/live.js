@@ -43,7 +43,10 @@
       // requests around it: a request still pending keeps the very form the person is filling.
       existing.querySelectorAll("form[data-answer-form][id]").forEach((form) => {
         const twin = el.querySelector("#" + CSS.escape(form.id));
-        if (twin) twin.replaceWith(form);
+        if (!twin) return;
+        // Shown or not as the update says (the request that was shown may be gone).
+        form.classList.toggle("active", twin.classList.contains("active"));
+        twin.replaceWith(form);
       });
       const activeTab = existing.querySelector("[data-ask-tab].active");
       const twinTab = activeTab && el.querySelector(`[data-ask-tab="${activeTab.dataset.askTab}"]`);

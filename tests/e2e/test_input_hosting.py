@@ -142,6 +142,28 @@ def test_two_user_agents_waiting_in_one_run_are_both_answered(studio, page, agen
     assert sorted((a["agent"], a["text"]) for a in answers) == [("alice", "hi alice"), ("bob", "hi bob")]
 
 
+def test_after_one_answer_the_other_waiting_agent_shows_its_form(studio, page, agents):
+    agent = agents(studio.url, "two")
+    wait_for(lambda: len(pending_requests(studio, agent.run_id)) == 2, message="two input requests")
+    open_run(page, studio, agent.run_id)
+    first = page.locator("[data-ask-tab].active").inner_text()
+    box = page.locator("[data-answer-form].active textarea")
+    box.fill("the first answer")
+    box.press("Enter")
+    page.locator("[data-ask-tab]", has_text=first).wait_for(state="detached")
+
+    # No click needed: the one still waiting is the active tab, its form open to type in.
+    other = page.locator("[data-ask-tab].active")
+    assert other.count() == 1 and other.inner_text() != first
+    box = page.locator("[data-answer-form].active textarea")
+    box.wait_for(state="visible", timeout=5_000)
+    screenshot(page, "input-second-agent-after-first-answer")
+    box.fill("the second answer")
+    box.press("Enter")
+    answers = answers_of(agent, count=2)
+    assert sorted(a["text"] for a in answers) == ["the first answer", "the second answer"]
+
+
 def test_the_same_request_answered_from_two_tabs_is_taken_once(studio, browser, agents):
     agent = agents(studio.url, "plain")
     wait_for(lambda: pending_requests(studio, agent.run_id), message="the input request")
