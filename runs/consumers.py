@@ -51,6 +51,7 @@ class RunConsumer(LivePageConsumer):
     # Spans come in batches (agentscope's exporter: every few seconds); statistics are
     # recomputed per update, so bursts from several exporters are gathered first.
     SPANS_DELAY = 0.3
+    MAX_REPLIES_REMEMBERED = 10_000
 
     async def live_event(self, message):
         event = message["event"]
@@ -103,6 +104,8 @@ class RunConsumer(LivePageConsumer):
         # The reply's bubble, in case the page does not have it yet (it keeps the one it has),
         # then the message in it. Once per reply and socket: a streamed message is re-sent
         # hundreds of times, and the bubble cost more to render than the message.
+        if len(self.replies_sent) >= self.MAX_REPLIES_REMEMBERED:
+            self.replies_sent.clear()  # bounded; a bubble sent again is harmless (the page keeps its own)
         self.replies_sent.add(message.reply_id)
         reply = message.reply
         reply.shown, reply.hidden_count = [message], 0
