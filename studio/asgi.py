@@ -5,6 +5,7 @@ other HTTP request goes to Django, and browser WebSockets (/ws/...) to Channels 
 """
 
 import asyncio
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -12,6 +13,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
 django_asgi_app = get_asgi_application()
+log = logging.getLogger(__name__)
 
 import socketio  # noqa: E402  (Django must be set up before the apps' modules load)
 from channels.auth import AuthMiddlewareStack  # noqa: E402
@@ -34,22 +36,36 @@ django_and_channels = ProtocolTypeRouter(
 
 
 class StudioApp(socketio.ASGIApp):
-    """Socket.IO in front of Django; on the first call, takes over the runs of a previous process."""
+    """Socket.IO in front of Django; on the first call, takes over the runs of a previous process.
 
-    _started = False
+    Every call waits until that takeover is done: an agent reconnecting to a restarted server
+    while it runs would otherwise be counted first and then reset to "gone" by it.
+    """
+
+    _startup = None
 
     async def __call__(self, scope, receive, send):
-        if not StudioApp._started:
-            StudioApp._started = True
-            live.use_event_loop(asyncio.get_running_loop())
-            if not settings.REDIS_URL:
-                # One process: no socket of the previous one survived its restart. (With Redis,
-                # several workers share the database; one starting must not reset the others'.)
-                await database_sync_to_async(agent_link.forget_sockets_of_previous_process)()
-            agent_link.start_manager()
-            agent_link.sio.start_background_task(agent_link.sweep_forever)
-            db.start_sqlite_checkpointer()
+        startup = StudioApp._startup
+        if startup is None:
+            startup = StudioApp._startup = asyncio.ensure_future(_take_over())
+        if not startup.done():
+            # shield: a request cancelled while it waits must not cancel the takeover.
+            await asyncio.shield(startup)
         await super().__call__(scope, receive, send)
+
+
+async def _take_over():
+    live.use_event_loop(asyncio.get_running_loop())
+    if not settings.REDIS_URL:
+        # One process: no socket of the previous one survived its restart. (With Redis,
+        # several workers share the database; one starting must not reset the others'.)
+        try:
+            await database_sync_to_async(agent_link.forget_sockets_of_previous_process)()
+        except Exception:  # the sweeper finishes those runs later; serving must go on
+            log.exception("resetting the agent sockets of the previous process failed")
+    agent_link.start_manager()
+    agent_link.sio.start_background_task(agent_link.sweep_forever)
+    db.start_sqlite_checkpointer()
 
 
 application = StudioApp(agent_link.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")
