@@ -120,8 +120,11 @@ async def deliver(request):
     await sio.emit("forwardUserInput", args, room=run_room(request.run_id), namespace=NAMESPACE, callback=on_ack)
 
 
-async def answer(run_id, request_id, blocks, structured, answered_by=""):
-    request = await database_sync_to_async(record_answer)(run_id, request_id, blocks, structured, answered_by)
+async def answer(run_id, request_id, blocks, structured, answered_by="", thread_sensitive=True):
+    """Record and deliver. A page's socket passes thread_sensitive=False: its consumer's own
+    thread is the one all pages render on, and a person's answer must not queue behind them."""
+    record = database_sync_to_async(record_answer, thread_sensitive=thread_sensitive)
+    request = await record(run_id, request_id, blocks, structured, answered_by)
     await deliver(request)
     return request
 

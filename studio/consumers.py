@@ -15,16 +15,22 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
 
     `render` is sync (it reads the database and renders partial templates) and returns HTML
     fragments per docs/LIVE.md, or "" for nothing. Events for the same thing (`event_key`) that
-    arrive while one is being rendered collapse into a single re-render of its latest state, so
+    arrive while it waits to be rendered collapse into a single render of its latest state, so
     300 streaming chunks never mean 300 renders for a slow browser.
+
+    A page's renders run one after the other, in the order their events came, each sent before
+    the next starts. They all run on the one thread of `database_sync_to_async` anyway; started
+    side by side, the second one held the GIL while the event loop waited to send the first
+    (an input request reached its page 3 ms later behind the run status it came with).
     """
 
     groups_to_join = ()
 
     async def connect(self):
-        self._busy = set()
-        self._again = {}
-        self._tasks = set()
+        self._pending = {}  # key -> latest event to render, in the order the keys came
+        self._delayed = {}  # key -> latest event, rendered when its delay is over
+        self._renderer = None  # the task rendering self._pending
+        self._timers = {}  # key -> the timer of its delay
         if not await database_sync_to_async(self.setup)():
             await self.close(code=4404)
             return
@@ -35,8 +41,10 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for group in getattr(self, "groups_to_join", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
-        for task in list(getattr(self, "_tasks", ())):
-            task.cancel()
+        for timer in getattr(self, "_timers", {}).values():
+            timer.cancel()
+        if getattr(self, "_renderer", None) is not None:
+            self._renderer.cancel()
 
     async def dispatch(self, message):
         """Channels' own dispatch, without its `close_old_connections` before every message.
@@ -63,30 +71,32 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
         self.render_soon(self.event_key(event), event)
 
     def render_soon(self, key, event, delay=0.0):
-        """Render `event` now (or after `delay` seconds), unless a render of `key` is under way."""
-        if key in self._busy:
-            self._again[key] = event
+        """Render `event` after those already waiting (or once `delay` seconds have passed);
+        an event whose key already waits replaces it there."""
+        if delay:
+            if key not in self._delayed:
+                self._timers[key] = asyncio.get_running_loop().call_later(delay, self._delay_over, key)
+            self._delayed[key] = event
             return
-        self._busy.add(key)
-        task = asyncio.ensure_future(self._render_until_current(key, event, delay))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._pending[key] = event
+        if self._renderer is None or self._renderer.done():
+            self._renderer = asyncio.ensure_future(self._render_pending())
 
-    async def _render_until_current(self, key, event, delay=0.0):
-        try:
-            if delay:
-                await asyncio.sleep(delay)
-            while event is not None:
-                try:
-                    html = await database_sync_to_async(self.render)(event)
-                except Exception:
-                    log.exception("rendering a live update failed: %r", event)
-                    html = ""
-                if html:
-                    await self.send_json({"type": "html", "html": html})
-                event = self._again.pop(key, None)
-        finally:
-            self._busy.discard(key)
+    def _delay_over(self, key):
+        del self._timers[key]
+        self.render_soon(key, self._delayed.pop(key))
+
+    async def _render_pending(self):
+        while self._pending:
+            key = next(iter(self._pending))
+            event = self._pending.pop(key)
+            try:
+                html = await database_sync_to_async(self.render)(event)
+            except Exception:
+                log.exception("rendering a live update failed: %r", event)
+                continue
+            if html:
+                await self.send_json({"type": "html", "html": html})
 
     def render(self, event):
         raise NotImplementedError
