@@ -19,8 +19,10 @@ class Recorder(LivePageConsumer):
     first_render_started = threading.Event()
     let_first_render_go = threading.Event()
     renders = []
+    received = 0
 
     async def live_event(self, message):
+        Recorder.received += 1
         event = message["event"]
         self.render_soon((event["kind"], event.get("id")), event, event.get("delay", 0.0))
 
@@ -42,6 +44,7 @@ async def frames(socket, count):
 
 def fresh_recorder():
     Recorder.renders = []
+    Recorder.received = 0
     Recorder.first_render_started = threading.Event()
     Recorder.let_first_render_go = threading.Event()
 
@@ -58,7 +61,8 @@ def test_updates_are_sent_one_at_a_time_in_order_and_one_that_waits_is_sent_once
         await publish(kind="message", id=2, n=2)
         await publish(kind="run", n=3)
         await publish(kind="message", id=2, n=4)
-        await asyncio.sleep(0.05)
+        while Recorder.received < 4:
+            await asyncio.sleep(0.01)
         Recorder.let_first_render_go.set()
         got = await frames(socket, 3)
         assert await socket.receive_nothing(timeout=0.2)
@@ -77,10 +81,10 @@ def test_delayed_updates_of_one_thing_are_rendered_once_when_the_delay_is_over()
         socket = WebsocketCommunicator(Recorder.as_asgi(), "/")
         assert (await socket.connect())[0]
         for n in range(1, 6):
-            await publish(kind="details", n=n, delay=0.2)
+            await publish(kind="details", n=n, delay=0.5)
         got = await frames(socket, 1)
-        assert await socket.receive_nothing(timeout=0.4)
-        await publish(kind="details", n=6, delay=0.2)
+        assert await socket.receive_nothing(timeout=0.7)
+        await publish(kind="details", n=6, delay=0.5)
         got += await frames(socket, 1)
         await socket.disconnect()
         return got
