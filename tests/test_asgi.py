@@ -5,6 +5,7 @@ import time
 
 from runs import agent_link
 from studio import asgi, db, live
+from tests.support.waiting import run_async
 
 
 def test_calls_that_arrive_while_a_restarted_server_takes_over_wait_for_it(monkeypatch):
@@ -35,5 +36,5 @@ def test_calls_that_arrive_while_a_restarted_server_takes_over_wait_for_it(monke
         http = {"type": "http", "method": "GET", "headers": [], "query_string": b""}
         await asyncio.gather(app({**http, "path": "/"}, None, None), app({**http, "path": "/agent"}, None, None))
 
-    asyncio.run(two_calls())
+    run_async(two_calls())
     assert happened == ["sockets of the previous process forgotten", "/", "/agent"]

@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from studio.consumers import LivePageConsumer
+from tests.support.waiting import run_async
 
 GROUP = "consumer-test"
 
@@ -69,7 +70,7 @@ def test_updates_are_sent_one_at_a_time_in_order_and_one_that_waits_is_sent_once
         await socket.disconnect()
         return got
 
-    assert asyncio.run(scenario()) == ["message 1", "message 4", "run 3"]
+    assert run_async(scenario()) == ["message 1", "message 4", "run 3"]
     assert Recorder.renders == [1, 4, 3]
 
 
@@ -89,4 +90,4 @@ def test_delayed_updates_of_one_thing_are_rendered_once_when_the_delay_is_over()
         await socket.disconnect()
         return got
 
-    assert asyncio.run(scenario()) == ["details 5", "details 6"]
+    assert run_async(scenario()) == ["details 5", "details 6"]

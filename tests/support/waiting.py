@@ -1,7 +1,9 @@
 """Waiting for what a real server does in its own time, and reading its database."""
 
+import asyncio
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 
 def wait_for(predicate, timeout=20.0, interval=0.05, message="condition"):
@@ -23,3 +25,9 @@ def query(server, sql, *params):
         return [dict(row) for row in connection.execute(sql, params)]
     finally:
         connection.close()
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps a loop running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
