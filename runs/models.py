@@ -187,8 +187,38 @@ class Message(models.Model):
         return [{"type": "unknown", "value": self.content}]
 
 
+class InputRequestManager(models.Manager):
+    def open(self, *, request_id, run_id, agent_id, agent_name, structured_input, now):
+        """Create the pending request unless its id exists; return (pk, its run's id, created).
+
+        One INSERT … ON CONFLICT DO NOTHING, as the message and reply upserts; get_or_create's
+        SELECT, savepoint and INSERT were a third of a requestUserInput's CPU time.
+        """
+        table = self.model._meta.db_table
+        sql = (
+            f"INSERT INTO {table} (request_id, run_id, agent_id, agent_name, structured_input, status, created_at,"
+            " answered_by) VALUES (%(request_id)s, %(run_id)s, %(agent_id)s, %(agent_name)s, %(structured_input)s,"
+            " %(status)s, %(now)s, '') ON CONFLICT (request_id) DO NOTHING RETURNING id"
+        )
+        schema = None if structured_input is None else connection.ops.adapt_json_value(structured_input, None)
+        params = {
+            "request_id": request_id, "run_id": run_id, "agent_id": agent_id, "agent_name": agent_name,
+            "structured_input": schema, "status": self.model.Status.PENDING,
+            "now": connection.ops.adapt_datetimefield_value(now),
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0], run_id, True
+        pk, owner = self.filter(request_id=request_id).values_list("pk", "run_id").get()
+        return pk, owner, False
+
+
 class InputRequest(models.Model):
     """An agent waiting for a person: pending until answered, then until the agent acknowledges."""
+
+    objects = InputRequestManager()
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

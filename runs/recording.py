@@ -156,22 +156,22 @@ def register_reply(data):
 
 def request_user_input(data):
     """Store an agent's question and mark the run as waiting; a repeated requestId is a no-op."""
+    now = timezone.now()
     with writing():
         run = _live_run(data["runId"])
-        request, created = InputRequest.objects.get_or_create(
+        request_pk, owner, created = InputRequest.objects.open(
             request_id=data["requestId"],
-            defaults={
-                "run": run,
-                "agent_id": data.get("agentId") or "",
-                "agent_name": data.get("agentName") or "",
-                "structured_input": data.get("structuredInput"),
-            },
+            run_id=run.pk,
+            agent_id=data.get("agentId") or "",
+            agent_name=data.get("agentName") or "",
+            structured_input=data.get("structuredInput"),
+            now=now,
         )
-        if request.run_id != run.pk:
+        if owner != run.pk:
             raise TrpcError("requestId is already used by another run", 409, "requestId")
         if created:
-            Run.objects.filter(pk=run.pk).update(status=Run.Status.WAITING, last_activity_at=timezone.now())
+            Run.objects.filter(pk=run.pk).update(status=Run.Status.WAITING, last_activity_at=now)
             run.status = Run.Status.WAITING
-            live.publish_on_commit(live.input_changed(run, request.pk))
+            live.publish_on_commit(live.input_changed(run, request_pk))
             live.publish_on_commit(live.run_changed(run))
-    return request
+    return request_pk
