@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -54,7 +55,9 @@ def structured_errors(schema, value):
 
 
 def record_answer(run_id, request_id, blocks, structured, answered_by=""):
-    """Store the answer of a pending request of run `run_id`; raise AnswerRejected if it cannot be taken."""
+    """Store the answer of a pending request of run `run_id`; raise AnswerRejected if it cannot be taken.
+
+    The pages are told by `answer`, after the agent has been sent the answer."""
     if not isinstance(blocks, list) or len(blocks) > MAX_ANSWER_BLOCKS:
         raise AnswerRejected(f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"})
     size = len(json.dumps([blocks, structured], ensure_ascii=False, default=str))
@@ -67,9 +70,13 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
     except InvalidContent as exc:
         raise AnswerRejected(str(exc), errors={exc.field: exc.message}) from exc
     with writing():
-        request = InputRequest.objects.select_for_update().filter(request_id=request_id, run_id=run_id).first()
-        if request is None:
-            raise AnswerRejected(f"This run has no input request '{request_id}'", status=404)
+        # The run's row is locked too: two answers to one run's requests decide its status in turn.
+        try:
+            request = InputRequest.objects.select_for_update().select_related("run").get(
+                request_id=request_id, run_id=run_id
+            )
+        except InputRequest.DoesNotExist:
+            raise AnswerRejected(f"This run has no input request '{request_id}'", status=404) from None
         if request.status != InputRequest.Status.PENDING:
             raise AnswerRejected("This request has already been answered", status=409)
         if request.structured_input is not None:
@@ -90,13 +97,13 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
         request.answer_blocks = blocks
         request.answer_structured = structured
         request.save(update_fields=["status", "answered_at", "answered_by", "answer_blocks", "answer_structured"])
-        run = Run.objects.select_for_update().get(pk=request.run_id)
-        still_waiting = run.input_requests.filter(status=InputRequest.Status.PENDING).exists()
-        if run.status == Run.Status.WAITING and not still_waiting:
-            run.status = Run.Status.RUNNING
-            run.save(update_fields=["status"])
-        live.publish_on_commit(live.input_changed(run, request.pk))
-        live.publish_on_commit(live.run_changed(run))
+        run = request.run
+        if run.status == Run.Status.WAITING:
+            pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
+            if Run.objects.filter(pk=run.pk, status=Run.Status.WAITING).exclude(Exists(pending)).update(
+                status=Run.Status.RUNNING
+            ):
+                run.status = Run.Status.RUNNING
     return request
 
 
@@ -125,7 +132,12 @@ async def answer(run_id, request_id, blocks, structured, answered_by="", thread_
     thread is the one all pages render on, and a person's answer must not queue behind them."""
     record = database_sync_to_async(record_answer, thread_sensitive=thread_sensitive)
     request = await record(run_id, request_id, blocks, structured, answered_by)
-    await deliver(request)
+    try:
+        await deliver(request)
+    finally:
+        # After the emit: the agent waits for the answer, the pages' re-renders can follow.
+        await live.publish(live.input_changed(request.run, request.pk))
+        await live.publish(live.run_changed(request.run))
     return request
 
 
