@@ -9,6 +9,7 @@ gets every answered-but-unacknowledged request of its run again.
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
@@ -127,17 +128,36 @@ async def deliver(request):
     await sio.emit("forwardUserInput", args, room=run_room(request.run_id), namespace=NAMESPACE, callback=on_ack)
 
 
-async def answer(run_id, request_id, blocks, structured, answered_by="", thread_sensitive=True):
-    """Record and deliver. A page's socket passes thread_sensitive=False: its consumer's own
-    thread is the one all pages render on, and a person's answer must not queue behind them."""
-    record = database_sync_to_async(record_answer, thread_sensitive=thread_sensitive)
-    request = await record(run_id, request_id, blocks, structured, answered_by)
+# The page sockets' answers are recorded here, not on the one thread all pages render on: a
+# person's answer must not queue behind renders. One thread, so one database connection.
+_answer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-answers")
+
+
+async def answer(run_id, request_id, blocks, structured, answered_by="", from_page_socket=False):
+    """Record the answer, send it to the agent, then tell the pages.
+
+    Shielded: once recorded, the answer reaches the agent and the pages even if the caller is
+    cancelled (an HTTP client that went away).
+    """
+    if from_page_socket:
+        record = database_sync_to_async(record_answer, thread_sensitive=False, executor=_answer_thread)
+    else:
+        record = database_sync_to_async(record_answer)
+    return await asyncio.shield(_record_and_deliver(record, run_id, request_id, blocks, structured, answered_by))
+
+
+async def _record_and_deliver(record, *args):
+    request = await record(*args)
     try:
         await deliver(request)
     finally:
-        # After the emit: the agent waits for the answer, the pages' re-renders can follow.
-        await live.publish(live.input_changed(request.run, request.pk))
-        await live.publish(live.run_changed(request.run))
+        # After the emit: the agent waits for the answer, the pages' re-renders can follow. The
+        # answer is recorded and sent: a failure to tell the pages is logged, not the caller's.
+        for change in (live.input_changed(request.run, request.pk), live.run_changed(request.run)):
+            try:
+                await live.publish(change)
+            except Exception:
+                log.exception("telling the pages about answer %r failed", request.request_id)
     return request
 
 

@@ -162,7 +162,7 @@ class RunConsumer(LivePageConsumer):
             # As over HTTP: a structured answer may come without blocks.
             blocks = content.get("blocks", [])
             await answers.answer(self.run_id, request_id, blocks, content.get("structured"), answered_by=self.who(),
-                                 thread_sensitive=False)
+                                 from_page_socket=True)
         except answers.AnswerRejected as exc:
             await self.send_json(
                 {"type": "answer.rejected", "requestId": request_id, "message": exc.message, "errors": exc.errors}

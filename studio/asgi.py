@@ -55,6 +55,13 @@ class StudioApp(socketio.ASGIApp):
 
 
 async def _take_over():
+    try:
+        await _start_services()
+    except Exception:  # serving goes on; what did not start is in the log
+        log.exception("starting the agent link, the sweeper or the checkpointer failed")
+
+
+async def _start_services():
     live.use_event_loop(asyncio.get_running_loop())
     if not settings.REDIS_URL:
         # One process: no socket of the previous one survived its restart. (With Redis,

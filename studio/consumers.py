@@ -96,7 +96,11 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
                 log.exception("rendering a live update failed: %r", event)
                 continue
             if html:
-                await self.send_json({"type": "html", "html": html})
+                try:
+                    await self.send_json({"type": "html", "html": html})
+                except Exception:  # the socket is gone; its disconnect cleans up
+                    log.debug("a live update could not be sent", exc_info=True)
+                    return
 
     def render(self, event):
         raise NotImplementedError

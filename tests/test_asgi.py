@@ -3,11 +3,15 @@
 import asyncio
 import time
 
+import pytest
+
 from runs import agent_link
 from studio import asgi, db, live
 from tests.support.waiting import run_async
 
 
+# The takeover runs in database_sync_to_async, which tidies that thread's connections.
+@pytest.mark.django_db
 def test_calls_that_arrive_while_a_restarted_server_takes_over_wait_for_it(monkeypatch):
     # After a restart the server resets the agent sockets of the previous process. An agent that
     # reconnects meanwhile must be counted after that reset, not before it (then reset to "gone").

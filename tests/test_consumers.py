@@ -4,6 +4,7 @@ import asyncio
 import json
 import threading
 
+import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
@@ -11,6 +12,8 @@ from studio.consumers import LivePageConsumer
 from tests.support.waiting import run_async
 
 GROUP = "consumer-test"
+# Renders run in database_sync_to_async, which tidies that thread's database connections.
+pytestmark = pytest.mark.django_db
 
 
 class Recorder(LivePageConsumer):

@@ -1,12 +1,18 @@
 """Recording a person's answer: checked against the request, taken once, never for another run."""
 
+import asyncio
+
 import pytest
+from channels.layers import get_channel_layer
 from django.core.management import call_command
 from django.urls import reverse
 
 from projects.models import Project
+from runs import answers
 from runs.answers import AnswerRejected, record_answer, structured_errors
 from runs.models import InputRequest, Run
+from studio import live
+from tests.support.waiting import run_async
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +163,21 @@ def test_a_request_id_with_slashes_can_be_answered_over_http(client):
                            content_type="application/json")
     assert response.status_code == 200, response.content
     assert InputRequest.objects.get(request_id="team/a/q1").status == InputRequest.Status.ANSWERED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_whose_sender_goes_away_is_still_recorded_and_shown():
+    # An HTTP client that disconnects cancels its request: the answer goes on all the same.
+    make_request()
+
+    async def cancel_then_listen():
+        layer = get_channel_layer()
+        page = await layer.new_channel()
+        await layer.group_add(live.run_group("run-1"), page)
+        sending = asyncio.ensure_future(answers.answer("run-1", "q1", TEXT, None))
+        await asyncio.sleep(0)
+        sending.cancel()
+        return {(await asyncio.wait_for(layer.receive(page), 10))["event"]["kind"] for _ in range(2)}
+
+    assert run_async(cancel_then_listen()) == {"input", "run"}
+    assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.ANSWERED
