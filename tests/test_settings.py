@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import requests
+
 from tests.support.server import ROOT
 
 PROBE = """
@@ -58,3 +60,19 @@ def test_the_agents_thread_gets_a_big_sqlite_cache_and_page_threads_a_small_one(
 
     assert cache_size_in_thread(f"{AGENT_THREAD_PREFIX}_0") == -AGENT_CACHE_KB
     assert cache_size_in_thread("studio-pages_0") == -4000
+
+
+def test_the_team_server_writes_no_line_per_request_but_still_logs_failures(tmp_path):
+    from tests.support.server import StudioServer
+
+    server = StudioServer(tmp_path / "data", server="uvicorn").start()
+    try:
+        body = {"id": "quiet-run", "project": "Quiet", "name": "q", "pid": 1, "status": "running"}
+        assert server.post("registerRun", body).status_code == 200
+        assert server.post("pushMessage", {"runId": "no-such-run"}).status_code == 400
+        assert requests.get(server.url + "/projects/NoSuchProject/").status_code == 404
+    finally:
+        server.stop()
+    log = server.log()
+    assert "/trpc/registerRun" not in log  # agents POST every streaming chunk: no line for each
+    assert "Not Found: /projects/NoSuchProject/" in log
