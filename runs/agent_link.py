@@ -14,7 +14,7 @@ from datetime import timedelta
 import socketio
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
 from studio import live
@@ -80,16 +80,15 @@ async def disconnect(sid, reason=None):
 
 
 def _agent_connected(run_id):
-    run = Run.objects.filter(pk=run_id).first()
-    if run is None:
-        return None
-    waiting = run.input_requests.filter(status=InputRequest.Status.PENDING).exists()
-    status = Run.Status.WAITING if waiting else Run.Status.RUNNING
-    Run.objects.filter(pk=run_id).update(
+    # The status is decided in the UPDATE itself: an answer recorded between a separate check
+    # for pending requests and this write would otherwise leave the run "waiting" for nothing.
+    pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
+    status = Case(When(Exists(pending), then=Value(Run.Status.WAITING)), default=Value(Run.Status.RUNNING))
+    if not Run.objects.filter(pk=run_id).update(
         agent_sockets=F("agent_sockets") + 1, agent_left_at=None, status=status, finished_at=None
-    )
-    run.refresh_from_db()
-    return run
+    ):
+        return None
+    return Run.objects.get(pk=run_id)
 
 
 def _agent_disconnected(run_id):
