@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from projects.models import Project
 from runs.models import Run
+from studio.fields import WrittenJSONField
 
 from .conventions import LLM_OPERATIONS, OPERATION_LABELS, SPAN_KINDS, STATUS_ERROR
 
@@ -49,14 +50,14 @@ class Span(models.Model):
     # The id of the message an agent span returned: it finds the span's reply in the chat.
     message_id = models.CharField(max_length=255, blank=True)
     # As sent, values keeping their types (see traces.otlp.spans_of).
-    attributes = models.JSONField(default=dict)
-    events = models.JSONField(default=list)
-    links = models.JSONField(default=list)
-    resource = models.JSONField(default=dict)
-    scope = models.JSONField(default=dict)
+    attributes = WrittenJSONField(default=dict)
+    events = WrittenJSONField(default=list)
+    links = WrittenJSONField(default=list)
+    resource = WrittenJSONField(default=dict)
+    scope = WrittenJSONField(default=dict)
     trace_state = models.TextField(blank=True)
     flags = models.PositiveBigIntegerField(default=0)
-    dropped = models.JSONField(default=dict)
+    dropped = WrittenJSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
