@@ -1,6 +1,19 @@
 """Model fields shared by the apps, and the migration operation that brings them in cheaply."""
 
+import json
+
+from django.core.exceptions import ValidationError
 from django.db import migrations, models
+
+
+def strict_json(value):
+    """JSON has no NaN or Infinity: Python's json module writes them, databases' JSON refuses them."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ValidationError("NaN and Infinity are not JSON: write them as strings or null.") from None
+    except TypeError:
+        pass  # not JSON at all: JSONField's own check says so
 
 
 class WrittenJSONField(models.JSONField):
@@ -10,23 +23,13 @@ class WrittenJSONField(models.JSONField):
     parses the JSON it is given once more, inside SQLite: for a span's ~1.5 KB of attributes
     that was a quarter of the instructions of storing it (bench/README.md). The text is made by
     `json.dumps` or `orjson.dumps` a moment before, never taken from a client as it is, so the
-    check is left out. PostgreSQL's jsonb has no such check: nothing changes there.
+    check is left out. PostgreSQL's jsonb has no such check: nothing changes there. What a
+    person writes in the admin is checked as strictly as the database would have.
     """
+
+    default_validators = [strict_json]
 
     def db_check(self, connection):
-        return None
-
-
-class RowidAutoField(models.BigAutoField):
-    """A BigAutoField that is SQLite's plain `INTEGER PRIMARY KEY`, without AUTOINCREMENT.
-
-    AUTOINCREMENT reads and writes a row of `sqlite_sequence` for every row inserted (3 % of
-    storing a span), only so that the ids of deleted newest rows are never given again. Ids
-    still grow: a new row's is one more than the largest there is, so "rows after this id"
-    (live pages, cursors) stays true. Elsewhere nothing changes.
-    """
-
-    def db_type_suffix(self, connection):
         return None
 
 

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from projects.models import Project
 from runs.models import Run
-from studio.fields import RowidAutoField, WrittenJSONField
+from studio.fields import WrittenJSONField
 
 from .conventions import LLM_OPERATIONS, OPERATION_LABELS, SPAN_KINDS, STATUS_ERROR
 
@@ -23,7 +23,6 @@ class Span(models.Model):
         OK = 1, "OK"
         ERROR = 2, "Error"
 
-    id = RowidAutoField(primary_key=True)
     trace_id = models.CharField(max_length=32)
     span_id = models.CharField(max_length=16)
     parent_span_id = models.CharField(max_length=16, blank=True)

@@ -6,6 +6,7 @@ import uuid
 
 import psycopg
 import pytest
+import requests
 
 from tests.support.agentscope_env import run_agent, start_agent
 from tests.support.server import StudioServer
@@ -94,3 +95,14 @@ def test_spans_sent_to_one_worker_are_stored_on_postgresql_and_shown_by_the_othe
     assert sql(database, "SELECT span_count, input_tokens, output_tokens, has_root FROM traces_trace "
                          "WHERE run_id = %s AND name = 'invoke_agent Friday'", run_id) == [(6, 273, 105, True)]
     assert "273 in · 105 out" in page.locator("#trace-stats").inner_text()
+
+    # A batch of several INSERT statements, half of it already stored, on PostgreSQL's side.
+    from tests.traces.bodies import capture_spans, fresh_ids, protobuf_body, with_run_id
+
+    big = [span for copy in range(25)
+           for span in with_run_id(fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), f"pg-{copy}"), run_id)]
+    for part in (big[:100], big[50:]):
+        response = requests.post(f"{agent_side.url}/v1/traces", data=protobuf_body(part), timeout=30,
+                                 headers={"Content-Type": "application/x-protobuf"})
+        assert response.status_code == 200, response.text
+    assert sql(database, "SELECT count(*) FROM traces_span WHERE run_id = %s", run_id) == [(7 + 200,)]

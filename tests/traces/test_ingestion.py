@@ -77,6 +77,26 @@ def test_storing_counts_only_the_spans_that_were_new(client):
     assert Span.objects.filter(run_id="run-count").count() == 8
 
 
+def test_a_batch_larger_than_one_insert_statement_is_stored_whole_and_counted_once(client):
+    from traces import ingest, otlp
+
+    register(client, "run-big")
+    # 25 agent runs' worth of spans (200): several INSERT statements of ROWS_PER_INSERT rows.
+    spans = [span for copy in range(25) for span in agentscope_spans("run-big", salt=f"big-{copy}")]
+    assert len(spans) > 2 * ingest.ROWS_PER_INSERT
+    decoded = otlp.decode(protobuf_body(spans), PROTOBUF, None, 1 << 22).spans
+    assert ingest.store(decoded[:100]) == 100
+    # Old and new spans mixed, across statement boundaries: only the new ones count.
+    assert ingest.store(decoded[50:]) == 100
+    stored = Span.objects.filter(run_id="run-big")
+    assert stored.count() == 200
+    assert sorted(stored.values_list("span_id", flat=True)) == sorted(span["span_id"] for span in decoded)
+    assert sum(trace.span_count for trace in Trace.objects.filter(run_id="run-big")) == 200
+    last = decoded[-1]
+    row = stored.get(span_id=last["span_id"])
+    assert (row.name, row.start_time_ns, row.attributes) == (last["name"], last["start_time_ns"], last["attributes"])
+
+
 def test_the_stored_span_keeps_exact_nanoseconds_types_and_the_facts_the_tree_needs(client):
     register(client, "run-exact")
     sent = agentscope_spans("run-exact")

@@ -13,11 +13,6 @@ class Migration(migrations.Migration):
     operations = [studio.fields.AlterFieldsInOneRebuild('span', [
         migrations.AlterField(
             model_name='span',
-            name='id',
-            field=studio.fields.RowidAutoField(primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='span',
             name='attributes',
             field=studio.fields.WrittenJSONField(default=dict),
         ),
