@@ -48,8 +48,8 @@ def store(spans):
     return stored
 
 
-# Stored as JSON text (the others are plain values).
-_JSON_COLUMNS = ("attributes", "events", "links", "dropped", "resource", "scope")
+# Stored as JSON text, as are the attributes (the others are plain values).
+_SHARED_JSON_COLUMNS = ("events", "links", "dropped", "resource", "scope")
 
 
 def _json_encoder():
@@ -140,7 +140,10 @@ def _row(span, run_key, dumps):
     key, _ = run_key
     service_name, instance = conventions.service(span)
     row = span.copy()
-    for name in _JSON_COLUMNS:
+    attributes = span["attributes"]
+    # Every span has attributes of its own: nothing to share.
+    row["attributes"] = _encode_json(attributes) if attributes else "{}"
+    for name in _SHARED_JSON_COLUMNS:
         row[name] = dumps(span[name])
     row.update(conventions.summary(span))
     row.update(run_key=key, service_name=service_name, service_instance_id=instance, run_id=None, project_id=None)

@@ -184,52 +184,55 @@ def spans_of(request):
             if scope_spans.scope.attributes:
                 scope["attributes"] = attributes_dict(scope_spans.scope.attributes)
             for span in scope_spans.spans:
-                problem = _problem(span)
-                if problem:
-                    rejected.append(f"span {span.name[:80]!r}: {problem}")
-                    continue
-                spans.append(_span_dict(span, resource, scope))
+                decoded = _span_dict(span, resource, scope)
+                if isinstance(decoded, str):
+                    rejected.append(f"span {span.name[:80]!r}: {decoded}")
+                else:
+                    spans.append(decoded)
     return spans, rejected
 
 
-def _problem(span):
-    if len(span.trace_id) != 16 or not any(span.trace_id):
+def _span_dict(span, resource, scope):
+    """The span as a dict of plain values, or why it cannot be stored (a str).
+
+    Each field is read from the message once: every read of a protobuf field makes a new
+    Python object, and this runs for every span of every batch.
+    """
+    trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
+    start, end, kind, status = span.start_time_unix_nano, span.end_time_unix_nano, span.kind, span.status
+    status_code = status.code
+    if len(trace_id) != 16 or trace_id == _ZEROS_16:
         return "trace_id must be 16 bytes, not all zero"
-    if len(span.span_id) != 8 or not any(span.span_id):
+    if len(span_id) != 8 or span_id == _ZEROS_8:
         return "span_id must be 8 bytes, not all zero"
-    if len(span.parent_span_id) not in (0, 8):
+    if len(parent_id) not in (0, 8):
         return "parent_span_id must be empty or 8 bytes"
-    if span.start_time_unix_nano > MAX_TIME_NS or span.end_time_unix_nano > MAX_TIME_NS:
+    if start > MAX_TIME_NS or end > MAX_TIME_NS:
         return "start or end time is out of range"
     # Protobuf keeps enum numbers it does not know; the spec has these.
-    if not 0 <= span.kind <= 5:
-        return f"kind {span.kind} is not a SpanKind (0-5)"
-    if not 0 <= span.status.code <= 2:
-        return f"status.code {span.status.code} is not a StatusCode (0-2)"
-    return ""
-
-
-def _span_dict(span, resource, scope):
-    parent = span.parent_span_id.hex()
-    status = span.status
+    if not 0 <= kind <= 5:
+        return f"kind {kind} is not a SpanKind (0-5)"
+    if not 0 <= status_code <= 2:
+        return f"status.code {status_code} is not a StatusCode (0-2)"
     dropped_attributes, dropped_events, dropped_links = (
         span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count)
+    events, links = span.events, span.links
     return {
-        "trace_id": span.trace_id.hex(),
-        "span_id": span.span_id.hex(),
+        "trace_id": trace_id.hex(),
+        "span_id": span_id.hex(),
         # Some senders write eight zero bytes for "no parent".
-        "parent_span_id": "" if parent.strip("0") == "" else parent,
+        "parent_span_id": "" if parent_id == _ZEROS_8 else parent_id.hex(),
         "trace_state": _clean(span.trace_state),
         "flags": span.flags,
         "name": _clean(span.name),
-        "kind": span.kind,
-        "start_time_ns": span.start_time_unix_nano,
-        "end_time_ns": span.end_time_unix_nano,
-        "status_code": status.code,
+        "kind": kind,
+        "start_time_ns": start,
+        "end_time_ns": end,
+        "status_code": status_code,
         "status_message": _clean(status.message),
         "attributes": attributes_dict(span.attributes),
-        "events": [_event_dict(event) for event in span.events] if span.events else [],
-        "links": [_link_dict(link) for link in span.links] if span.links else [],
+        "events": [_event_dict(event) for event in events] if events else [],
+        "links": [_link_dict(link) for link in links] if links else [],
         "dropped": {
             name: count
             for name, count in (
@@ -240,6 +243,9 @@ def _span_dict(span, resource, scope):
         "resource": resource,
         "scope": scope,
     }
+
+
+_ZEROS_16, _ZEROS_8 = bytes(16), bytes(8)
 
 
 def _event_dict(event):
