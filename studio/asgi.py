@@ -5,6 +5,7 @@ other HTTP request goes to Django, and browser WebSockets (/ws/...) to Channels 
 """
 
 import asyncio
+import gc
 import logging
 import os
 
@@ -76,3 +77,9 @@ async def _start_services():
 
 
 application = StudioApp(agent_link.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")
+
+# Everything loaded so far (Django, the apps, their modules: ~140,000 objects) lives as long as
+# the process. Frozen, the garbage collector's full passes no longer walk it: one took 80 ms,
+# every agent and page waiting, about once per 2,000 pushMessage calls (bench/README.md).
+gc.collect()
+gc.freeze()
