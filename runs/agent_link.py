@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
-from studio import live
+from studio import live, storable
 
 from .models import InputRequest, Run
 
@@ -31,7 +31,11 @@ else:
 sio = socketio.AsyncServer(
     async_mode="asgi",
     client_manager=_manager,
+    # Host and Origin are checked in front of the server (studio/origins.py), so engine.io's
+    # own CORS handling is off.
     cors_allowed_origins=[],
+    # Packets follow the edge's text rule (a run id in `auth` included).
+    json=storable,
     # Agents send large messages over HTTP, not here; keep frames small.
     max_http_buffer_size=1_000_000,
 )

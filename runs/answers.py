@@ -55,17 +55,29 @@ def structured_errors(schema, value):
     return errors
 
 
+def answer_size(blocks, structured):
+    """The UTF-8 bytes of the answer's compact JSON: what the page measures (app.js) before sending."""
+    text = json.dumps([blocks, structured], ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def check_answer_size(size):
+    if size > settings.STUDIO_MAX_ANSWER_BYTES:
+        raise AnswerRejected(too_large_message(size), status=413, errors={"blocks": "too large"})
+
+
+def too_large_message(size):
+    limit = settings.STUDIO_MAX_ANSWER_BYTES / 1048576
+    return f"The answer is {size / 1048576:.1f} MB; at most {limit:g} MB can be sent to an agent"
+
+
 def record_answer(run_id, request_id, blocks, structured, answered_by=""):
     """Store the answer of a pending request of run `run_id`; raise AnswerRejected if it cannot be taken.
 
     The pages are told by `answer`, after the agent has been sent the answer."""
     if not isinstance(blocks, list) or len(blocks) > MAX_ANSWER_BLOCKS:
         raise AnswerRejected(f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"})
-    size = len(json.dumps([blocks, structured], ensure_ascii=False, default=str))
-    if size > settings.STUDIO_MAX_ANSWER_BYTES:
-        limit = settings.STUDIO_MAX_ANSWER_BYTES / 1048576
-        raise AnswerRejected(f"The answer is {size / 1048576:.1f} MB; at most {limit:g} MB can be sent to an agent",
-                             status=413, errors={"blocks": "too large"})
+    check_answer_size(answer_size(blocks, structured))
     try:
         validate_content(blocks, "blocks")
     except InvalidContent as exc:

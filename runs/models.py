@@ -4,7 +4,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from projects.models import Project
-from studio.fields import WrittenJSONField
+from studio.fields import StorableJSONField, WrittenJSONField
 
 
 class Run(models.Model):
@@ -233,13 +233,13 @@ class InputRequest(models.Model):
     agent_id = models.CharField(max_length=255, blank=True)
     agent_name = models.CharField(max_length=255, blank=True)
     # A JSON Schema (pydantic model_json_schema()) for a structured answer, or null.
-    structured_input = models.JSONField(null=True, blank=True)
+    structured_input = StorableJSONField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
     answered_at = models.DateTimeField(null=True, blank=True)
     answered_by = models.CharField(max_length=255, blank=True)
-    answer_blocks = models.JSONField(null=True, blank=True)
-    answer_structured = models.JSONField(null=True, blank=True)
+    answer_blocks = StorableJSONField(null=True, blank=True)
+    answer_structured = StorableJSONField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

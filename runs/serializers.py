@@ -4,6 +4,7 @@ Field names are the client's (camelCase); unknown keys are ignored so that newer
 working. Both the 1.0.9+ fields (replyName/replyRole) and the legacy ones (name/role) pass.
 """
 
+from django.core.validators import ProhibitNullCharactersValidator
 from jsonschema import Draft202012Validator, SchemaError
 from referencing import Registry
 from referencing.exceptions import Unresolvable
@@ -16,27 +17,16 @@ from .models import Run
 
 
 class Text(serializers.CharField):
-    """DRF's CharField, with its check for lone surrogates (which UTF-8 cannot store) done by the
-    UTF-8 encoder instead of a Python loop over every character: the same answer, and ~3 % fewer
-    instructions a pushMessage (eight text fields; bench/push_cost.py --callgrind)."""
+    """DRF's CharField without its checks for NUL and lone surrogates: the edge's JSON parser has
+    already stored those as U+FFFD (studio/storable.py), and DRF's checks loop over every
+    character of eight text fields a pushMessage in Python (bench/push_cost.py --callgrind)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.validators = [
-            no_surrogates if isinstance(validator, ProhibitSurrogateCharactersValidator) else validator
-            for validator in self.validators
+            validator for validator in self.validators
+            if not isinstance(validator, (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator))
         ]
-
-
-def no_surrogates(value):
-    try:
-        str(value).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        code_point = ord(exc.object[exc.start])
-        raise serializers.ValidationError(
-            ProhibitSurrogateCharactersValidator.message.format(code_point=code_point),
-            code=ProhibitSurrogateCharactersValidator.code,
-        ) from None
 
 
 ID = {"max_length": 255, "allow_blank": False, "trim_whitespace": False}

@@ -2,8 +2,9 @@
 
 import base64
 import binascii
-import json
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
-from studio import live
+from studio import live, storable
 
 from . import answers, chat, recording
 from .models import Message, Reply, Run
@@ -202,6 +203,17 @@ def delete_run(request, run_id):
     return redirect("project", project.name)
 
 
+def _body_size(request):
+    """The declared size of the body, else its size as read (a chunked request has no length)."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared.isdigit():
+        return int(declared)
+    try:
+        return len(request.body)
+    except RequestDataTooBig:  # past DATA_UPLOAD_MAX_MEMORY_SIZE, far past the answer limit
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
+
+
 @csrf_exempt
 @require_POST
 async def answer_input(request, run_id, request_id):
@@ -212,9 +224,12 @@ async def answer_input(request, run_id, request_id):
     """
     if request.content_type != "application/json":
         return JsonResponse({"error": "Content-Type must be application/json"}, status=415)
+    size = _body_size(request)
+    if size > settings.STUDIO_MAX_ANSWER_FRAME_BYTES:
+        return JsonResponse({"error": answers.too_large_message(size), "errors": {"blocks": "too large"}}, status=413)
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = storable.loads(request.body)
+    except ValueError as exc:
         return JsonResponse({"error": f"Invalid JSON: {exc}"}, status=400)
     except RecursionError:
         return JsonResponse({"error": "Invalid JSON: nested too deeply"}, status=400)

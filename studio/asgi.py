@@ -20,18 +20,19 @@ import socketio  # noqa: E402  (Django must be set up before the apps' modules l
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from runs import agent_link  # noqa: E402
 from studio import db, live  # noqa: E402
+from studio.origins import HostAndOriginCheck  # noqa: E402
 from studio.handlers import http_application  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 django_and_channels = ProtocolTypeRouter(
     {
         "http": http_application(django_asgi_app, settings.STUDIO_SYNC_THREADS, settings.STUDIO_AGENT_THREADS),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Host and Origin are checked in front of everything (studio/origins.py).
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
 
@@ -76,7 +77,9 @@ async def _start_services():
     db.start_sqlite_checkpointer()
 
 
-application = StudioApp(agent_link.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")
+application = HostAndOriginCheck(
+    StudioApp(agent_link.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")
+)
 
 # Everything loaded so far (Django, the apps, their modules: ~140,000 objects) lives as long as
 # the process. Frozen, the garbage collector's full passes no longer walk it: one took 80 ms,

@@ -7,6 +7,8 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from studio import storable
+
 log = logging.getLogger(__name__)
 
 
@@ -25,6 +27,11 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
     """
 
     groups_to_join = ()
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        # What a page sends follows the edge's text rule, as every other surface does.
+        return storable.loads(text_data)
 
     async def connect(self):
         self._pending = {}  # key -> latest event to render, in the order the keys came

@@ -5,18 +5,36 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import migrations, models
 
+from studio.storable import may_hold_unstorable, storable
+
 
 def strict_json(value):
-    """JSON has no NaN or Infinity: Python's json module writes them, databases' JSON refuses them."""
+    """JSON has no NaN or Infinity: Python's json module writes them, databases' JSON refuses them.
+    Nor can a database hold a lone surrogate or NUL (studio/storable.py): the admin's form says so."""
     try:
         json.dumps(value, allow_nan=False)
     except ValueError:
         raise ValidationError("NaN and Infinity are not JSON: write them as strings or null.") from None
     except TypeError:
-        pass  # not JSON at all: JSONField's own check says so
+        return  # not JSON at all: JSONField's own check says so
+    if storable(value) != value:
+        raise ValidationError("A string holds a NUL or a lone surrogate (\\u0000, \\ud800-\\udfff): remove it.")
 
 
-class WrittenJSONField(models.JSONField):
+class StorableJSONField(models.JSONField):
+    """A JSONField whose values are read back storable, even when stored before that rule held
+    (studio/storable.py): a page never fails on a lone surrogate an agent once sent."""
+
+    default_validators = [strict_json]
+
+    def from_db_value(self, value, expression, connection):
+        decoded = super().from_db_value(value, expression, connection)
+        if isinstance(value, str) and may_hold_unstorable(value):
+            return storable(decoded)
+        return decoded
+
+
+class WrittenJSONField(StorableJSONField):
     """A JSONField whose stored text only this server writes (json/orjson, or a form's JSON).
 
     On SQLite, Django gives every JSONField a `CHECK (JSON_VALID(column))`, so each INSERT
@@ -26,8 +44,6 @@ class WrittenJSONField(models.JSONField):
     check is left out. PostgreSQL's jsonb has no such check: nothing changes there. What a
     person writes in the admin is checked as strictly as the database would have.
     """
-
-    default_validators = [strict_json]
 
     def db_check(self, connection):
         return None

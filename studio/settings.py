@@ -166,8 +166,14 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Agents send base64 media inline: a message can be megabytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("STUDIO_MAX_BODY_BYTES", 64 * 1024 * 1024)
 OTLP_MAX_BODY_BYTES = env_int("STUDIO_OTLP_MAX_BODY_BYTES", 32 * 1024 * 1024)
-# A person's answer (text, attachments as base64, the form's object) as it goes to the agent.
-STUDIO_MAX_ANSWER_BYTES = env_int("STUDIO_MAX_ANSWER_BYTES", 16 * 1024 * 1024)
+# A person's answer (text, attachments as base64, the form's object): the UTF-8 bytes of its
+# compact JSON, as the page measures it before sending and the server when it arrives.
+STUDIO_MAX_ANSWER_BYTES = env_int("STUDIO_MAX_ANSWER_BYTES", 15 * 1024 * 1024)
+# What carries an answer (a page socket frame, an HTTP body) may be this much larger: the server's
+# frame limit, so that an answer over the limit is refused in words, not by a closed socket.
+# 16 MiB by default, uvicorn's own --ws-max-size; daphne's runserver is given it here.
+STUDIO_MAX_ANSWER_FRAME_BYTES = STUDIO_MAX_ANSWER_BYTES + 1024 * 1024
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = STUDIO_MAX_ANSWER_FRAME_BYTES
 
 # Seconds a run may have no agent socket before it counts as finished. A reconnect within it
 # (network blip, server restart) keeps the run running and its input requests pending.

@@ -9,8 +9,11 @@ from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from studio import origins, storable
 
 # tRPC error codes (JSON-RPC 2.0 numbers) by HTTP status.
 TRPC_CODES = {
@@ -86,12 +89,23 @@ class JsonOnly(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class StorableJSONParser(JSONParser):
+    """DRF's JSON parser with the edge's text rule: unstorable characters become U+FFFD."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return storable.loads(stream.read() if stream is not None else b"")
+        except ValueError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+
+
 class TrpcView(APIView):
     """A POST-only tRPC procedure; subclasses implement `call(data)`."""
 
     procedure = ""
     http_method_names = ["post", "options"]
     content_negotiation_class = JsonOnly
+    parser_classes = [StorableJSONParser]
 
     def post(self, request, *args, **kwargs):
         # The agent endpoints run without CommonMiddleware: check the Host header here, so a
@@ -99,6 +113,7 @@ class TrpcView(APIView):
         try:
             request.get_host()
         except DisallowedHost:
+            origins.log_refusal(request.scope, origins.host_refusal(request.META.get("HTTP_HOST")))
             return error(self.procedure, "Host not allowed: add it to ALLOWED_HOSTS", 400, "Host")
         # DRF reads the body stream itself, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check.
         length = request.META.get("CONTENT_LENGTH") or "0"

@@ -22,6 +22,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from studio import storable
+
 PROTOBUF = "protobuf"
 JSON = "json"
 CONTENT_TYPES = {
@@ -115,7 +117,7 @@ def parse(data, fmt):
             raise OtlpError(400, f"The body is not a protobuf ExportTraceServiceRequest: {exc}") from None
         return request
     try:
-        document = json.loads(data)
+        document = storable.loads(data)
     except (ValueError, RecursionError) as exc:
         raise OtlpError(400, f"The body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -290,8 +292,8 @@ def attributes_dict(key_values):
 
 
 def _clean(text):
-    # PostgreSQL refuses NUL in text and in JSON strings; nothing readable is lost without it.
-    # (attributes_dict has this inline.)
+    # studio/storable.py's rule for protobuf strings, whose UTF-8 protobuf has checked already:
+    # PostgreSQL refuses NUL in text and in JSON strings. (attributes_dict has this inline.)
     return text.replace("\0", "\ufffd") if "\0" in text else text
 
 

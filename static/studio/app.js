@@ -99,10 +99,12 @@
   window.studioToast = toast;
 
   // ---- answering agents (docs/WEBSOCKET.md) ----
-  const MAX_ATTACHMENT_BYTES = 8 * 1024 * 1024;
-  // Together: base64 adds a third, and the answer must fit in one WebSocket frame (uvicorn's
-  // default limit is 16 MiB) and under the server's STUDIO_MAX_ANSWER_BYTES.
-  const MAX_ANSWER_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+  // The server's STUDIO_MAX_ANSWER_BYTES, given by the form: the UTF-8 bytes of the answer's
+  // compact JSON [blocks, structured], measured here as the server measures it. Attachments
+  // travel as base64, a third larger than the files.
+  const maxAnswerBytes = (form) => Number(form.dataset.maxAnswerBytes) || 15 * 1024 * 1024;
+  const base64Bytes = (size) => Math.ceil(size / 3) * 4;
+  const mb = (bytes) => (bytes / 1048576).toFixed(1).replace(/\.0$/, "");
   const pendingFiles = new WeakMap();
 
   function setupForms(scope) {
@@ -147,14 +149,11 @@
 
   function addFiles(form, input) {
     const list = pendingFiles.get(form);
+    const limit = maxAnswerBytes(form);
     for (const file of input.files) {
-      if (file.size > MAX_ATTACHMENT_BYTES) {
-        showError(form, `${file.name} is ${(file.size / 1048576).toFixed(1)} MB: attachments can be at most ${MAX_ATTACHMENT_BYTES / 1048576} MB.`);
-        continue;
-      }
-      const total = list.reduce((sum, f) => sum + f.size, file.size);
-      if (total > MAX_ANSWER_ATTACHMENT_BYTES) {
-        showError(form, `${file.name} would make the attachments ${(total / 1048576).toFixed(1)} MB: an answer can carry at most ${MAX_ANSWER_ATTACHMENT_BYTES / 1048576} MB.`);
+      const total = list.reduce((sum, f) => sum + base64Bytes(f.size), base64Bytes(file.size));
+      if (total > limit) {
+        showError(form, `${file.name} (${mb(file.size)} MB) would make the answer ${mb(total)} MB: at most ${mb(limit)} MB can be sent to an agent.`);
         continue;
       }
       const kind = file.type.split("/")[0];
@@ -219,6 +218,8 @@
     } else if (!blocks.length) {
       return "Write an answer or attach a file first.";
     }
+    const size = new TextEncoder().encode(JSON.stringify([blocks, structured])).length;
+    if (size > maxAnswerBytes(form)) return `The answer is ${mb(size)} MB; at most ${mb(maxAnswerBytes(form))} MB can be sent to an agent.`;
     const payload = { type: "answer", requestId: form.dataset.requestId, blocks, structured };
     if (!window.studioLive.send(payload)) return "Not connected to the studio: reconnecting, try again in a moment.";
     return null;

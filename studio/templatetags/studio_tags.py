@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import nh3
 from django import template
+from django.conf import settings
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from markdown_it import MarkdownIt
@@ -45,6 +46,12 @@ def sanitize_html(html):
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
     )
+
+
+@register.simple_tag
+def max_answer_bytes():
+    """The largest answer the server takes (STUDIO_MAX_ANSWER_BYTES): the page checks it first."""
+    return settings.STUDIO_MAX_ANSWER_BYTES
 
 
 @register.filter

@@ -1,0 +1,20 @@
+# The same columns, read back through studio.fields.StorableJSONField: state only, nothing to rebuild.
+
+import studio.fields
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('runs', '0003_lighter_message_writes'),
+    ]
+
+    operations = [migrations.SeparateDatabaseAndState(state_operations=[
+        migrations.AlterField(
+            model_name='inputrequest',
+            name=name,
+            field=studio.fields.StorableJSONField(blank=True, null=True),
+        )
+        for name in ('answer_blocks', 'answer_structured', 'structured_input')
+    ])]
