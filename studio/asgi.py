@@ -8,6 +8,7 @@ import asyncio
 import gc
 import logging
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -76,6 +77,14 @@ async def _start_services():
     agent_link.sio.start_background_task(agent_link.sweep_forever)
     db.start_sqlite_checkpointer()
 
+
+# uvicorn's frame limit (--ws-max-size) is 16 MiB unless told: an answer limit raised past it
+# would close the page's socket on a big answer instead of refusing it in words.
+_UVICORN_WS_MAX_SIZE = 16 * 1024 * 1024
+if (settings.SERVED_BY_OTHER_ASGI_SERVER and settings.STUDIO_MAX_ANSWER_FRAME_BYTES > _UVICORN_WS_MAX_SIZE
+        and not any(arg.startswith("--ws-max-size") for arg in sys.argv)):
+    log.warning("STUDIO_MAX_ANSWER_BYTES is %d: start uvicorn with --ws-max-size %d",
+                settings.STUDIO_MAX_ANSWER_BYTES, settings.STUDIO_MAX_ANSWER_FRAME_BYTES)
 
 application = HostAndOriginCheck(
     StudioApp(agent_link.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # Agents' and exporters' paths; every other WebSocket is a page's (/ws/).
 _AGENT_PATHS = re.compile(r"^/*(?:socket\.io|v1)/")
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+_SECURE = {"https", "wss"}
 
 
 def allowed_hosts():
@@ -64,13 +65,13 @@ def _origin_address(origin):
         return None
     if not parts.hostname or port is None:
         return None  # "null" (a sandboxed or file: page), or not an origin at all
-    return parts.hostname.lower().strip("[]"), port
+    return parts.scheme in _SECURE, parts.hostname.lower().strip("[]"), port
 
 
 def _host_address(host, scheme):
     domain, port = split_domain_port(host or "")
     try:
-        return domain.strip("[]"), int(port) if port else _DEFAULT_PORTS.get(scheme)
+        return scheme in _SECURE, domain.strip("[]"), int(port) if port else _DEFAULT_PORTS.get(scheme)
     except ValueError:
         return None
 
