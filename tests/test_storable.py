@@ -10,6 +10,7 @@ from django.urls import reverse
 from runs.models import InputRequest, Message, Reply, Run
 from studio import storable
 from tests.api.factories import call, input_body, msg, push_body, register
+from tests.support.pages import assert_run_pages_render
 from tests.traces.bodies import capture_spans, fresh_ids, json_body, protobuf_body, with_run_id
 from traces.models import Span
 
@@ -37,24 +38,6 @@ def test_loads_refuses_what_is_not_strict_json(text):
         storable.loads(text)
 
 
-def pages_of(client, run_id, project="Project"):
-    """Every page a person opens on a run: the run, its messages' inspectors and JSON, its details."""
-    run = Run.objects.get(pk=run_id)
-    urls = [reverse("run", args=[project, run_id]), reverse("run", args=[project, run_id]) + "?group=message",
-            reverse("run-details", args=[run_id]), reverse("run-trace", args=[run_id]), reverse("projects"),
-            reverse("project-traces", args=[project])]
-    for message in Message.objects.filter(run=run):
-        urls += [reverse("message-inspector", args=[run_id, message.pk]), reverse("message-json", args=[run_id, message.pk])]
-    for span in Span.objects.filter(run=run):
-        urls.append(reverse("span-detail", args=[span.pk]))
-    return {url: client.get(url) for url in urls}
-
-
-def assert_pages_render(client, run_id):
-    for url, response in pages_of(client, run_id).items():
-        assert response.status_code == 200, (url, response.status_code)
-
-
 HOSTILE_CONTENT = [
     {"type": "text", "text": LONE},
     {"type": "thinking", "thinking": NUL},
@@ -74,7 +57,7 @@ def test_a_pushed_message_with_lone_surrogates_and_nul_everywhere_is_stored_repl
     assert message.content[2]["input"] == {"q\ufffd": CLEAN}
     assert message.content[3]["output"][0]["text"] == "\ufffd"
     assert message.metadata == {"k\ufffd": CLEAN}
-    assert_pages_render(client, "run-1")
+    assert_run_pages_render(client, "run-1")
     page = client.get(reverse("run", args=["Project", "run-1"])).content.decode()
     assert CLEAN in page
 
@@ -88,7 +71,7 @@ def test_a_message_stored_with_a_lone_surrogate_before_the_rule_still_renders(cl
                        ['[{"type": "text", "text": "x\\ud800y"}]', '{"a": "\\udfff"}'])
     message = Message.objects.get()
     assert message.content == [{"type": "text", "text": CLEAN}] and message.metadata == {"a": "\ufffd"}
-    assert_pages_render(client, "run-1")
+    assert_run_pages_render(client, "run-1")
 
 
 def test_register_run_and_a_request_for_input_store_replaced_text(client):
@@ -101,7 +84,7 @@ def test_register_run_and_a_request_for_input_store_replaced_text(client):
     assert request.agent_name == CLEAN
     assert request.structured_input == {"title": CLEAN, "type": "object",
                                         "properties": {"a\ufffd": {"type": "string", "description": CLEAN}}}
-    assert_pages_render(client, "run-1")
+    assert_run_pages_render(client, "run-1")
 
 
 def test_an_answer_over_http_with_a_lone_surrogate_is_stored_replaced(client):
@@ -111,7 +94,7 @@ def test_an_answer_over_http_with_a_lone_surrogate_is_stored_replaced(client):
     response = client.post(reverse("input-answer", args=["run-1", "q-1"]), body, content_type="application/json")
     assert response.status_code == 200, response.content
     assert InputRequest.objects.get().answer_blocks == [{"type": "text", "text": CLEAN}]
-    assert_pages_render(client, "run-1")
+    assert_run_pages_render(client, "run-1")
 
 
 def traced_spans(run_id):
@@ -129,7 +112,7 @@ def test_otlp_json_with_lone_surrogates_is_stored_replaced_and_the_run_renders(c
     assert response.status_code == 200, response.content
     span = Span.objects.get(run_id="run-1", name="n\ufffd")
     assert span.attributes["k\ufffd"] == CLEAN
-    assert_pages_render(client, "run-1")
+    assert_run_pages_render(client, "run-1")
 
 
 def test_otlp_protobuf_with_nul_is_stored_replaced_and_the_run_renders(client):
@@ -140,7 +123,7 @@ def test_otlp_protobuf_with_nul_is_stored_replaced_and_the_run_renders(client):
     assert response.status_code == 200, response.content
     span = Span.objects.get(run_id="run-1", name=CLEAN)
     assert span.attributes["MARK-KEY"] == CLEAN
-    assert_pages_render(client, "run-1")
+    assert_run_pages_render(client, "run-1")
 
 
 # Where protobuf's JSON parser looks up a field name, a lone surrogate raised SystemError; now it
