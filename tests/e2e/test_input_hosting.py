@@ -207,7 +207,8 @@ def test_an_answer_given_while_the_agent_is_disconnected_arrives_when_it_reconne
         agent = agents(proxy.url, "plain")
         wait_for(lambda: pending_requests(studio, agent.run_id), message="the input request")
         [request] = pending_requests(studio, agent.run_id)
-
+        # The request is stored before its POST's answer is back with the agent: cut only after.
+        wait_for(lambda: proxy.requests_in_flight() == 0, message="the agent's calls to be answered")
         proxy.cut()
         wait_for(lambda: query(studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0]["agent_sockets"] == 0,
                  message="the server to see the agent gone")

@@ -18,6 +18,8 @@ class TcpProxy:
         self.lock = threading.Lock()
         # Everything clients sent, for tests that check what went over the wire.
         self.sent = bytearray()
+        # Client sockets of plain HTTP requests (not a WebSocket) whose answer has not started back.
+        self.unanswered = set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -36,16 +38,21 @@ class TcpProxy:
                 continue
             with self.lock:
                 self.connections.update((client, upstream))
-            for source, sink, record in ((client, upstream, True), (upstream, client, False)):
-                threading.Thread(target=self._pipe, args=(source, sink, record), daemon=True).start()
+            for source, sink, from_client in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(source, sink, from_client, client), daemon=True).start()
 
-    def _pipe(self, source, sink, record=False):
+    def _pipe(self, source, sink, from_client, client):
         try:
             while data := source.recv(65536):
-                if record:
+                if from_client:
                     with self.lock:
                         self.sent += data
+                        if data[:5] in (b"POST ", b"GET /") and b"upgrade: websocket" not in data.lower():
+                            self.unanswered.add(client)
                 sink.sendall(data)
+                if not from_client:
+                    with self.lock:
+                        self.unanswered.discard(client)
         except OSError:
             pass
         finally:
@@ -54,6 +61,13 @@ class TcpProxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def requests_in_flight(self):
+        """HTTP requests sent through the proxy whose answer has not yet come back. Cutting while
+        one is in flight fails that call in the client (agentscope's POSTs raise, and the
+        program ends), which is not the network blip a test means to give."""
+        with self.lock:
+            return len(self.unanswered & self.connections)
 
     def cut(self):
         """Drop every open connection and refuse new ones until `resume()`."""
@@ -66,6 +80,7 @@ class TcpProxy:
                 except OSError:
                     pass
             self.connections.clear()
+            self.unanswered.clear()
 
     def resume(self):
         self.paused.clear()
