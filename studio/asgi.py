@@ -6,6 +6,7 @@ other HTTP request goes to Django, and browser WebSockets (/ws/...) to Channels 
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import sys
@@ -25,8 +26,8 @@ from django.conf import settings  # noqa: E402
 
 from runs import agent_link  # noqa: E402
 from studio import db, live  # noqa: E402
-from studio.origins import HostAndOriginCheck  # noqa: E402
 from studio.handlers import http_application  # noqa: E402
+from studio.origins import HostAndOriginCheck  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 django_and_channels = ProtocolTypeRouter(
@@ -54,7 +55,26 @@ class StudioApp(socketio.ASGIApp):
         if not startup.done():
             # shield: a request cancelled while it waits must not cancel the takeover.
             await asyncio.shield(startup)
+        if _too_large_for_polling(scope):
+            # python-engineio answers such a POST only when the session's ping times out (it
+            # closes the session and waits for a GET that never comes): refuse it at once.
+            await _refuse(send, 413, f"A polling packet is at most {agent_link.sio.eio.max_http_buffer_size} bytes")
+            return
         await super().__call__(scope, receive, send)
+
+
+def _too_large_for_polling(scope):
+    if scope["type"] != "http" or scope.get("method") != "POST" or "socket.io/" not in scope.get("path", ""):
+        return False
+    length = dict(scope.get("headers") or ()).get(b"content-length", b"0")
+    return length.isdigit() and int(length) > agent_link.sio.eio.max_http_buffer_size
+
+
+async def _refuse(send, status, message):
+    body = json.dumps({"error": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _take_over():
@@ -81,10 +101,16 @@ async def _start_services():
 # uvicorn's frame limit (--ws-max-size) is 16 MiB unless told: an answer limit raised past it
 # would close the page's socket on a big answer instead of refusing it in words.
 _UVICORN_WS_MAX_SIZE = 16 * 1024 * 1024
-if (settings.SERVED_BY_OTHER_ASGI_SERVER and settings.STUDIO_MAX_ANSWER_FRAME_BYTES > _UVICORN_WS_MAX_SIZE
-        and not any(arg.startswith("--ws-max-size") for arg in sys.argv)):
-    log.warning("STUDIO_MAX_ANSWER_BYTES is %d: start uvicorn with --ws-max-size %d",
-                settings.STUDIO_MAX_ANSWER_BYTES, settings.STUDIO_MAX_ANSWER_FRAME_BYTES)
+if (
+    settings.SERVED_BY_OTHER_ASGI_SERVER
+    and settings.STUDIO_MAX_ANSWER_FRAME_BYTES > _UVICORN_WS_MAX_SIZE
+    and not any(arg.startswith("--ws-max-size") for arg in sys.argv)
+):
+    log.warning(
+        "STUDIO_MAX_ANSWER_BYTES is %d: start uvicorn with --ws-max-size %d",
+        settings.STUDIO_MAX_ANSWER_BYTES,
+        settings.STUDIO_MAX_ANSWER_FRAME_BYTES,
+    )
 
 application = HostAndOriginCheck(
     StudioApp(agent_link.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")

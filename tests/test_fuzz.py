@@ -25,26 +25,56 @@ from tests.traces.bodies import capture_spans, fresh_ids, protobuf_body, with_ru
 from traces.models import Span
 
 EXAMPLES = int(os.environ.get("STUDIO_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
 RUN = "fuzz-run"
 KEPT = "kept-run"
 
 # ---- what a hostile client sends ----
 
-_odd_characters = st.sampled_from(["\x00", "\ud800", "\udbff", "\udc00", "\udfff", "\ufffd", "\u2028", "\U0001F600",
-                                   "<script>alert(1)</script>", "'\"", "\\", "{{ x }}", "%s", "\x1b[31m"])
+_odd_characters = st.sampled_from(
+    [
+        "\x00",
+        "\ud800",
+        "\udbff",
+        "\udc00",
+        "\udfff",
+        "\ufffd",
+        "\u2028",
+        "\U0001f600",
+        "<script>alert(1)</script>",
+        "'\"",
+        "\\",
+        "{{ x }}",
+        "%s",
+        "\x1b[31m",
+    ]
+)
 hostile_text = st.one_of(
     st.text(max_size=12),
     st.lists(st.one_of(st.characters(), _odd_characters), max_size=12).map("".join),
     st.tuples(st.sampled_from(["x", "\ud800", "\x00", "é"]), st.integers(20_000, 120_000)).map(lambda t: t[0] * t[1]),
 )
 # Ids and names: the same characters, without the huge strings (a URL or a log line of 100 KB says nothing).
-short_text = st.one_of(st.text(max_size=12), st.lists(st.one_of(st.characters(), _odd_characters), max_size=12).map("".join))
+short_text = st.one_of(
+    st.text(max_size=12), st.lists(st.one_of(st.characters(), _odd_characters), max_size=12).map("".join)
+)
 json_value = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80)
-    | st.floats(allow_nan=False, allow_infinity=False) | hostile_text,
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | hostile_text,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(hostile_text, inner, max_size=4),
     max_leaves=10,
 )
@@ -112,46 +142,104 @@ def encoded(strategy):
 block = st.one_of(
     st.builds(lambda t: {"type": "text", "text": t}, hostile_text),
     st.builds(lambda t: {"type": "thinking", "thinking": t}, hostile_text),
-    st.builds(lambda i, n, a: {"type": "tool_use", "id": i, "name": n, "input": a}, hostile_text, hostile_text,
-              st.dictionaries(hostile_text, json_value, max_size=3)),
-    st.builds(lambda i, o: {"type": "tool_result", "id": i, "name": "f", "output": o}, hostile_text,
-              hostile_text | st.lists(st.builds(lambda t: {"type": "text", "text": t}, hostile_text), max_size=2)),
-    st.builds(lambda d: {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": d}}, hostile_text),
+    st.builds(
+        lambda i, n, a: {"type": "tool_use", "id": i, "name": n, "input": a},
+        hostile_text,
+        hostile_text,
+        st.dictionaries(hostile_text, json_value, max_size=3),
+    ),
+    st.builds(
+        lambda i, o: {"type": "tool_result", "id": i, "name": "f", "output": o},
+        hostile_text,
+        hostile_text | st.lists(st.builds(lambda t: {"type": "text", "text": t}, hostile_text), max_size=2),
+    ),
+    st.builds(
+        lambda d: {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": d}}, hostile_text
+    ),
     st.builds(lambda u: {"type": "video", "source": {"type": "url", "url": u}}, hostile_text),
     st.builds(lambda t, x: {"type": t, "x": x}, hostile_text, json_value),
 )
 msg_ids = st.sampled_from(["m1", "m2", "m3"]) | hostile_text
 valid_push = st.builds(
-    lambda mid, content, name, meta, reply, rname: push_body(msg(mid, content, name=name, metadata=meta), run_id=RUN,
-                                                             reply_id=reply, replyName=rname),
-    msg_ids, hostile_text | st.lists(block, max_size=4), hostile_text, st.none() | st.dictionaries(hostile_text, json_value, max_size=3),
-    st.none() | st.sampled_from(["r1", "r2"]) | hostile_text, hostile_text,
+    lambda mid, content, name, meta, reply, rname: push_body(
+        msg(mid, content, name=name, metadata=meta), run_id=RUN, reply_id=reply, replyName=rname
+    ),
+    msg_ids,
+    hostile_text | st.lists(block, max_size=4),
+    hostile_text,
+    st.none() | st.dictionaries(hostile_text, json_value, max_size=3),
+    st.none() | st.sampled_from(["r1", "r2"]) | hostile_text,
+    hostile_text,
 )
-schema = st.none() | st.just({"type": "object", "properties": {"a": {"type": "string"}}}) | st.dictionaries(
-    st.sampled_from(["title", "type", "properties", "$ref", "description", "required"]) | hostile_text, json_value, max_size=4)
+schema = (
+    st.none()
+    | st.just({"type": "object", "properties": {"a": {"type": "string"}}})
+    | st.dictionaries(
+        st.sampled_from(["title", "type", "properties", "$ref", "description", "required"]) | hostile_text,
+        json_value,
+        max_size=4,
+    )
+)
 valid_bodies = {
-    "registerRun": st.builds(lambda name, ts, pid: run_body(RUN, "Fuzz", name=name, timestamp=ts, pid=pid),
-                             hostile_text, hostile_text, st.integers(min_value=-(2**70), max_value=2**70)),
+    "registerRun": st.builds(
+        lambda name, ts, pid: run_body(RUN, "Fuzz", name=name, timestamp=ts, pid=pid),
+        hostile_text,
+        hostile_text,
+        st.integers(min_value=-(2**70), max_value=2**70),
+    ),
     "pushMessage": valid_push,
-    "requestUserInput": st.builds(lambda rid, name, s: {**input_body(rid, RUN, s), "agentName": name},
-                                  hostile_text.filter(bool), hostile_text, schema),
-    "registerReply": st.builds(lambda rid, name: reply_body(rid, RUN, replyName=name), hostile_text.filter(bool), hostile_text),
+    "requestUserInput": st.builds(
+        lambda rid, name, s: {**input_body(rid, RUN, s), "agentName": name},
+        hostile_text.filter(bool),
+        hostile_text,
+        schema,
+    ),
+    "registerReply": st.builds(
+        lambda rid, name: reply_body(rid, RUN, replyName=name), hostile_text.filter(bool), hostile_text
+    ),
 }
 trpc_calls = st.sampled_from(sorted(valid_bodies)).flatmap(
-    lambda procedure: st.tuples(st.just(procedure), encoded(near(valid_bodies[procedure])) | raw_garbage))
+    lambda procedure: st.tuples(st.just(procedure), encoded(near(valid_bodies[procedure])) | raw_garbage)
+)
 
 hex_id = st.binary(min_size=8, max_size=8).map(bytes.hex)
-otlp_attribute = st.builds(lambda k, v: {"key": k, "value": v}, hostile_text,
-                           st.builds(lambda s: {"stringValue": s}, hostile_text) | st.builds(lambda i: {"intValue": i}, st.integers())
-                           | json_value)
+otlp_attribute = st.builds(
+    lambda k, v: {"key": k, "value": v},
+    hostile_text,
+    st.builds(lambda s: {"stringValue": s}, hostile_text)
+    | st.builds(lambda i: {"intValue": i}, st.integers())
+    | json_value,
+)
 valid_otlp_json = st.builds(
-    lambda trace, span, name, attributes, start: {"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "fuzz"}}]},
-        "scopeSpans": [{"scope": {"name": name}, "spans": [{
-            "traceId": trace, "spanId": span, "name": name, "startTimeUnixNano": start, "endTimeUnixNano": start,
-            "attributes": [{"key": "gen_ai.conversation.id", "value": {"stringValue": json.dumps(RUN)}}, *attributes],
-        }]}]}]},
-    st.tuples(hex_id, hex_id).map("".join), hex_id, hostile_text, st.lists(otlp_attribute, max_size=4),
+    lambda trace, span, name, attributes, start: {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "fuzz"}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": name},
+                        "spans": [
+                            {
+                                "traceId": trace,
+                                "spanId": span,
+                                "name": name,
+                                "startTimeUnixNano": start,
+                                "endTimeUnixNano": start,
+                                "attributes": [
+                                    {"key": "gen_ai.conversation.id", "value": {"stringValue": json.dumps(RUN)}},
+                                    *attributes,
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    },
+    st.tuples(hex_id, hex_id).map("".join),
+    hex_id,
+    hostile_text,
+    st.lists(otlp_attribute, max_size=4),
     st.integers(0, 2**64).map(str) | json_value,
 )
 protobuf_sample = protobuf_body(with_run_id(fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), "fuzz"), RUN))
@@ -182,10 +270,18 @@ otlp_calls = st.one_of(
     st.tuples(st.just("application/json"), encoded(near(valid_otlp_json)) | raw_garbage),
     st.tuples(st.just("application/x-protobuf"), protobuf_bodies() | st.binary(max_size=64)),
 )
-answer_bodies = encoded(near(st.builds(
-    lambda blocks, structured: {"blocks": blocks, "structured": structured},
-    st.lists(block, max_size=3), st.none() | st.dictionaries(hostile_text, json_value, max_size=3),
-))) | raw_garbage
+answer_bodies = (
+    encoded(
+        near(
+            st.builds(
+                lambda blocks, structured: {"blocks": blocks, "structured": structured},
+                st.lists(block, max_size=3),
+                st.none() | st.dictionaries(hostile_text, json_value, max_size=3),
+            )
+        )
+    )
+    | raw_garbage
+)
 
 # ---- what must hold ----
 
@@ -202,13 +298,18 @@ def kept_data(client):
 
 
 def snapshot(run_id):
-    fields = {Run: ["id", "name", "project_id", "status"], Reply: ["reply_id", "name", "role"],
-              Message: ["msg_id", "name", "role", "content", "metadata"],
-              InputRequest: ["request_id", "status", "structured_input", "answer_blocks"],
-              Span: ["trace_id", "span_id", "name", "attributes"]}
+    fields = {
+        Run: ["id", "name", "project_id", "status"],
+        Reply: ["reply_id", "name", "role"],
+        Message: ["msg_id", "name", "role", "content", "metadata"],
+        InputRequest: ["request_id", "status", "structured_input", "answer_blocks"],
+        Span: ["trace_id", "span_id", "name", "attributes"],
+    }
     key = {Run: "pk"}
-    return {model.__name__: list(model.objects.filter(**{key.get(model, "run_id"): run_id}).order_by("pk").values(*names))
-            for model, names in fields.items()}
+    return {
+        model.__name__: list(model.objects.filter(**{key.get(model, "run_id"): run_id}).order_by("pk").values(*names))
+        for model, names in fields.items()
+    }
 
 
 def assert_no_server_error(response, what):
@@ -268,7 +369,9 @@ def test_generated_answers_over_http_never_fail_the_server_or_a_page(fuzz_ground
     def one(request_id, body):
         # A lone surrogate reaches a URL as the bytes a lax client would encode it to (%ED%A0%80).
         quoted = requests.utils.quote(request_id.encode("utf-8", "surrogatepass"), safe="")
-        response = client.generic("POST", f"/api/runs/{RUN}/inputs/{quoted}/answer", body, content_type="application/json")
+        response = client.generic(
+            "POST", f"/api/runs/{RUN}/inputs/{quoted}/answer", body, content_type="application/json"
+        )
         assert_no_server_error(response, request_id)
         assert_run_pages_render(client, RUN, latest=3)
 
@@ -278,10 +381,21 @@ def test_generated_answers_over_http_never_fail_the_server_or_a_page(fuzz_ground
 # ---- against a real server: the page socket and the agents' Socket.IO handshake ----
 
 page_frames = st.one_of(
-    encoded(near(st.builds(lambda rid, blocks, structured: {"type": "answer", "requestId": rid, "blocks": blocks,
-                                                           "structured": structured},
-                           st.sampled_from(["w-0", "w-1", "nope"]) | hostile_text, st.lists(block, max_size=3) | json_value,
-                           st.none() | json_value))).map(lambda body: body.decode()),
+    encoded(
+        near(
+            st.builds(
+                lambda rid, blocks, structured: {
+                    "type": "answer",
+                    "requestId": rid,
+                    "blocks": blocks,
+                    "structured": structured,
+                },
+                st.sampled_from(["w-0", "w-1", "nope"]) | hostile_text,
+                st.lists(block, max_size=3) | json_value,
+                st.none() | json_value,
+            )
+        )
+    ).map(lambda body: body.decode()),
     raw_garbage.map(lambda body: body.decode("utf-8", "replace")),
     raw_garbage,
 )
@@ -290,13 +404,27 @@ page_frames = st.one_of(
 @pytest.mark.e2e
 def test_generated_page_socket_frames_never_close_the_socket_or_fail_a_page(studio):
     run_id = f"fuzz-{uuid.uuid4().hex[:8]}"
-    assert studio.post("registerRun", {"id": run_id, "project": "FuzzSockets", "name": "f", "pid": 1}).status_code == 200
+    assert (
+        studio.post("registerRun", {"id": run_id, "project": "FuzzSockets", "name": "f", "pid": 1}).status_code == 200
+    )
     for index in range(2):
-        studio.post("requestUserInput", {"requestId": f"w-{index}-{run_id}", "runId": run_id, "agentId": "a",
-                                         "agentName": "a", "structuredInput": None})
+        studio.post(
+            "requestUserInput",
+            {
+                "requestId": f"w-{index}-{run_id}",
+                "runId": run_id,
+                "agentId": "a",
+                "agentName": "a",
+                "structuredInput": None,
+            },
+        )
     headers = {"Origin": studio.url}
-    with connect(f"{studio.url.replace('http', 'ws', 1)}/ws/runs/{run_id}/", additional_headers=headers,
-                 open_timeout=10, max_size=None) as socket:
+    with connect(
+        f"{studio.url.replace('http', 'ws', 1)}/ws/runs/{run_id}/",
+        additional_headers=headers,
+        open_timeout=10,
+        max_size=None,
+    ) as socket:
 
         @FUZZ
         @given(page_frames)
@@ -313,8 +441,9 @@ def test_generated_page_socket_frames_never_close_the_socket_or_fail_a_page(stud
         assert requests.get(studio.url + path, timeout=10).status_code == 200, path
 
 
-socketio_auth = st.one_of(json_value, st.dictionaries(st.sampled_from(["run_id", "token"]) | hostile_text, json_value,
-                                                      max_size=3))
+socketio_auth = st.one_of(
+    json_value, st.dictionaries(st.sampled_from(["run_id", "token"]) | hostile_text, json_value, max_size=3)
+)
 
 
 @pytest.mark.e2e
@@ -322,8 +451,12 @@ def test_generated_socketio_handshakes_never_fail_the_server(studio):
     polling = f"{studio.url}/socket.io/?EIO=4&transport=polling"
 
     @FUZZ
-    @given(st.one_of(socketio_auth.map(lambda auth: ("40/python," + json.dumps(auth), True)),
-                     raw_garbage.map(lambda body: (body.decode("utf-8", "replace"), False))))
+    @given(
+        st.one_of(
+            socketio_auth.map(json.dumps).map(lambda auth: ("40/python," + auth, auth[0] not in "-0123456789")),
+            raw_garbage.map(lambda body: (body.decode("utf-8", "replace"), False)),
+        )
+    )
     def one(packet_and_answered):
         packet, answered = packet_and_answered
         opened = requests.get(polling, timeout=10)  # also: the server is still there after the last one
@@ -332,7 +465,8 @@ def test_generated_socketio_handshakes_never_fail_the_server(studio):
         sent = requests.post(f"{polling}&sid={sid}", data=packet.encode("utf-8", "surrogatepass"), timeout=10)
         assert sent.status_code < 500, (packet[:200], sent.status_code)
         # A connect packet the server took (not one past max_http_buffer_size) is answered at once:
-        # connected (40) or refused (44).
+        # connected (40) or refused (44). Digits after the namespace are an ack id in Socket.IO's
+        # packets, so a number as `auth` makes no connect packet at all, and gets no answer.
         if answered and sent.status_code == 200:
             answer = requests.get(f"{polling}&sid={sid}", timeout=10)
             assert answer.status_code == 200 and answer.text.startswith(("40/python", "44/python")), answer.text[:200]

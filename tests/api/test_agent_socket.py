@@ -5,11 +5,13 @@ socket left. The client is python-socketio's, as in agentscope: polling, then th
 """
 
 import asyncio
+import json
 import threading
 import time
 import uuid
 
 import pytest
+import requests
 import socketio
 
 from tests.support.waiting import query, wait_for
@@ -20,8 +22,17 @@ GRACE = 3
 
 def registered_run(server):
     run_id = "sock-" + uuid.uuid4().hex[:12]
-    response = server.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket test",
-                                           "timestamp": "2026-11-23 18:49:34.683", "pid": 1, "status": "running"})
+    response = server.post(
+        "registerRun",
+        {
+            "id": run_id,
+            "project": "SocketProject",
+            "name": "socket test",
+            "timestamp": "2026-11-23 18:49:34.683",
+            "pid": 1,
+            "status": "running",
+        },
+    )
     assert response.status_code == 200, response.text
     return run_id
 
@@ -80,8 +91,11 @@ def test_an_agent_of_a_registered_run_is_accepted_and_counted(studio, agents):
     assert row["status"] == "running" and row["agent_left_at"] is None
 
 
-@pytest.mark.parametrize("auth", [None, {}, {"run_id": ""}, {"run_id": 5}, {"other": "x"}, "just-a-string"],
-                         ids=["no auth", "empty", "blank run id", "number", "other key", "string"])
+@pytest.mark.parametrize(
+    "auth",
+    [None, {}, {"run_id": ""}, {"run_id": 5}, {"other": "x"}, "just-a-string"],
+    ids=["no auth", "empty", "blank run id", "number", "other key", "string"],
+)
 def test_a_connection_without_a_run_id_is_refused_saying_why(studio, agents, auth):
     agent = agents(studio, auth)
     with pytest.raises(socketio.exceptions.ConnectionError):
@@ -106,8 +120,11 @@ def test_the_run_finishes_only_after_its_last_socket_has_been_gone_for_the_grace
     left = time.monotonic()
     row = wait_for(lambda: (r := run_row(studio, run_id))["agent_left_at"] and r, message="the disconnect")
     assert row["status"] == "running" and row["agent_sockets"] == 0 and row["finished_at"] is None
-    row = wait_for(lambda: (r := run_row(studio, run_id))["status"] == "finished" and r, timeout=GRACE + 10,
-                   message="the run finished")
+    row = wait_for(
+        lambda: (r := run_row(studio, run_id))["status"] == "finished" and r,
+        timeout=GRACE + 10,
+        message="the run finished",
+    )
     assert time.monotonic() - left >= GRACE - 0.5
     assert row["finished_at"] == row["agent_left_at"]
 
@@ -149,8 +166,10 @@ def test_an_agent_reconnecting_to_a_finished_run_makes_it_live_again(studio, age
 
 def test_an_agent_connecting_while_its_question_is_pending_leaves_the_run_waiting(studio, agents):
     run_id = registered_run(studio)
-    response = studio.post("requestUserInput", {"requestId": "q-" + run_id, "runId": run_id, "agentId": "a",
-                                                "agentName": "user", "structuredInput": None})
+    response = studio.post(
+        "requestUserInput",
+        {"requestId": "q-" + run_id, "runId": run_id, "agentId": "a", "agentName": "user", "structuredInput": None},
+    )
     assert response.status_code == 200 and response.json() == {"result": {}}
     agents(studio, {"run_id": run_id}).connect()
     row = wait_for(lambda: (r := run_row(studio, run_id))["agent_sockets"] == 1 and r, message="the socket counted")
@@ -161,8 +180,10 @@ def test_an_answer_the_connected_agent_did_not_acknowledge_is_sent_again(studio,
     import requests
 
     run_id = registered_run(studio)
-    studio.post("requestUserInput", {"requestId": run_id + "-q", "runId": run_id, "agentId": "u", "agentName": "user",
-                                     "structuredInput": None})
+    studio.post(
+        "requestUserInput",
+        {"requestId": run_id + "-q", "runId": run_id, "agentId": "u", "agentName": "user", "structuredInput": None},
+    )
     received = []
     agent = agents(studio, {"run_id": run_id})
 
@@ -177,5 +198,23 @@ def test_an_answer_the_connected_agent_did_not_acknowledge_is_sent_again(studio,
     assert response.status_code == 200
     wait_for(lambda: len(received) == 2, timeout=20, message="the answer sent again")
     assert received[0] == received[1] == (run_id + "-q", [{"type": "text", "text": "hi"}], None)
-    wait_for(lambda: query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?", run_id + "-q")[0]["status"]
-             == "delivered", message="the acknowledgement")
+    wait_for(
+        lambda: (
+            query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?", run_id + "-q")[0]["status"]
+            == "delivered"
+        ),
+        message="the acknowledgement",
+    )
+
+
+def test_a_polling_packet_past_the_buffer_limit_is_refused_at_once_and_the_session_goes_on(studio):
+    polling = f"{studio.url}/socket.io/?EIO=4&transport=polling"
+    sid = json.loads(requests.get(polling, timeout=10).text[1:])["sid"]
+    # python-engineio held such a POST until the session's ping timed out (~45 s).
+    started = time.monotonic()
+    too_large = requests.post(f"{polling}&sid={sid}", data=b"4" + b"x" * 1_000_001, timeout=30)
+    assert too_large.status_code == 413 and "at most 1000000 bytes" in too_large.json()["error"]
+    assert time.monotonic() - started < 10
+    connect = requests.post(f"{polling}&sid={sid}", data=b'40/python,{"run_id": "nope"}', timeout=10)
+    assert connect.status_code == 200
+    assert requests.get(f"{polling}&sid={sid}", timeout=10).text.startswith("44/python")
