@@ -3,13 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup test-setup
+.PHONY: run test lint setup test-setup
 
 run: setup
 	$(PY) manage.py runserver
 
 test: test-setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup $(VENV)/.requirements-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 setup: $(VENV)/.requirements
 

@@ -71,8 +71,20 @@ class Server:
         env.pop("DJANGO_SETTINGS_MODULE", None)
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-        command = [PYTHON, "-m", "uvicorn", "studio.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", "1", "--lifespan", "off"]
+        command = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "studio.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--lifespan",
+            "off",
+        ]
         if not self.access_log:
             command.append("--no-access-log")
         # For profiling, e.g. BENCH_SERVER_PREFIX="py-spy record -o /tmp/profile.txt --format raw --":
@@ -123,7 +135,7 @@ class Server:
 
     @property
     def ws_url(self):
-        return "ws" + self.url[len("http"):]
+        return "ws" + self.url[len("http") :]
 
     # -- what it costs
 
@@ -253,8 +265,9 @@ class KeepAlive:
 
 
 def trpc(server, procedure, payload):
-    status, _, body = request("POST", f"{server.url}/trpc/{procedure}", json.dumps(payload).encode(),
-                              {"Content-Type": "application/json"})
+    status, _, body = request(
+        "POST", f"{server.url}/trpc/{procedure}", json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    )
     if status != 200:
         raise RuntimeError(f"{procedure} answered {status}: {body[:500]!r}")
     return json.loads(body)
@@ -286,8 +299,11 @@ def register_run(server, project="bench", name="bench-run", run_id=None):
     """POST /trpc/registerRun with the body the client sends; returns the run id."""
     body = next(capture_records(path="/trpc/registerRun"))["body"]
     run_id = run_id or short_id()
-    trpc(server, "registerRun", {**body, "id": run_id, "project": project, "name": name,
-                                 "timestamp": client_timestamp(), "pid": os.getpid()})
+    trpc(
+        server,
+        "registerRun",
+        {**body, "id": run_id, "project": project, "name": name, "timestamp": client_timestamp(), "pid": os.getpid()},
+    )
     return run_id
 
 
@@ -313,11 +329,18 @@ class Messages:
         self.i += 1
         msg = template["msg"]
         return {
-            "runId": self.run_id, "replyId": reply_id, "replyName": reply_name, "replyRole": reply_role,
-            "msg": {"id": msg_id, "name": msg["name"] if msg["name"] != "user" else reply_name,
-                    "role": msg["role"] if msg["role"] != "user" else reply_role,
-                    "content": copy.deepcopy(msg["content"]) if content is None else content,
-                    "metadata": {}, "timestamp": client_timestamp()},
+            "runId": self.run_id,
+            "replyId": reply_id,
+            "replyName": reply_name,
+            "replyRole": reply_role,
+            "msg": {
+                "id": msg_id,
+                "name": msg["name"] if msg["name"] != "user" else reply_name,
+                "role": msg["role"] if msg["role"] != "user" else reply_role,
+                "content": copy.deepcopy(msg["content"]) if content is None else content,
+                "metadata": {},
+                "timestamp": client_timestamp(),
+            },
         }
 
     def new_reply(self):
@@ -329,9 +352,11 @@ class Messages:
         return self.body(reply_id, short_id())
 
 
-WORDS = ("the weather in Paris is sunny and warm today, about twenty five degrees, with a light breeze "
-         "from the west; tomorrow brings clouds and perhaps some rain in the afternoon, so take an umbrella "
-         "if you plan to walk along the river. ").split()
+WORDS = (
+    "the weather in Paris is sunny and warm today, about twenty five degrees, with a light breeze "
+    "from the west; tomorrow brings clouds and perhaps some rain in the afternoon, so take an umbrella "
+    "if you plan to walk along the river. "
+).split()
 
 
 def streamed_contents(chunks=300, thinking_chunks=40):
@@ -423,8 +448,12 @@ def traces_available(server):
     """Whether POST /v1/traces ingests (the endpoint answered 501 before traces landed)."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    status, _, _ = request("POST", server.url + "/v1/traces", ExportTraceServiceRequest().SerializeToString(),
-                           {"Content-Type": "application/x-protobuf"})
+    status, _, _ = request(
+        "POST",
+        server.url + "/v1/traces",
+        ExportTraceServiceRequest().SerializeToString(),
+        {"Content-Type": "application/x-protobuf"},
+    )
     return status == 200
 
 
@@ -500,8 +529,12 @@ class Result:
         sys.stdout.flush()
 
     def as_dict(self):
-        return {"title": self.title, "summary": self.summary, "notes": self.notes,
-                "figures": [figure.__dict__ for figure in self.figures]}
+        return {
+            "title": self.title,
+            "summary": self.summary,
+            "notes": self.notes,
+            "figures": [figure.__dict__ for figure in self.figures],
+        }
 
 
 def fmt(value):
@@ -555,8 +588,10 @@ def main(doc, add_arguments, run):
         except BaseException:
             if server.process is not None:
                 alive = server.process.poll() is None
-                print(f"server {'still running' if alive else f'exited with {server.process.returncode}'}; its log ends:\n{server.log()}",
-                      file=sys.stderr)
+                print(
+                    f"server {'still running' if alive else f'exited with {server.process.returncode}'}; its log ends:\n{server.log()}",
+                    file=sys.stderr,
+                )
             raise
         result.print()
         if server.pid:
@@ -584,4 +619,3 @@ def callgrind_instructions(argv, out_file):
         if "Collected :" in line:
             return int(line.rsplit(":", 1)[1])
     raise RuntimeError(f"no instruction count in valgrind's output:\n{finished.stderr[-2000:]}")
-

@@ -21,14 +21,18 @@ def run(server, args):
     mem, results = memory.run_loads(server, args, on_result=lambda r: r.print())
     results.append(mem)
     mem.print()
-    commit = subprocess.run(["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     print(f"\n== summary (code at {commit[:90]})")
     print(f"  {'figure':<62} {'value':>10} {'unit':<8} {'target':<10} verdict")
     for r in results:
         for f in r.figures:
             if f.target:
                 op, bound = f.target.split()
-                print(f"  {f.name[:62]:<62} {f.value:>10,.2f} {f.unit:<8} {op + ' ' + bound:<10} {'met' if f.met() else 'MISSED'}")
+                print(
+                    f"  {f.name[:62]:<62} {f.value:>10,.2f} {f.unit:<8} {op + ' ' + bound:<10} {'met' if f.met() else 'MISSED'}"
+                )
     print()
     for r in results:
         print(f"summary: {r.summary}")

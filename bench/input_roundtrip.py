@@ -18,7 +18,6 @@ import time
 import aiohttp
 import socketio
 import websockets
-
 from _common import Result, main, median, ms, percentile, register_run, short_id
 
 TARGET = 20
@@ -26,7 +25,14 @@ TARGET = 20
 SCHEMA = {
     "properties": {
         "confirm": {"description": "Book it?", "title": "Confirm", "type": "boolean"},
-        "count": {"default": 1, "description": "How many", "maximum": 9, "minimum": 1, "title": "Count", "type": "integer"},
+        "count": {
+            "default": 1,
+            "description": "How many",
+            "maximum": 9,
+            "minimum": 1,
+            "title": "Count",
+            "type": "integer",
+        },
     },
     "required": ["confirm"],
     "title": "Booking",
@@ -77,16 +83,25 @@ async def one_rep(server, run_id, n):
             request_id = short_id()
             shown[request_id] = asyncio.Event()
             received[request_id] = {"done": asyncio.Event()}
-            body = {"requestId": request_id, "runId": run_id, "agentId": short_id(), "agentName": "user",
-                    "structuredInput": SCHEMA if kind == "structured" else None}
+            body = {
+                "requestId": request_id,
+                "runId": run_id,
+                "agentId": short_id(),
+                "agentName": "user",
+                "structuredInput": SCHEMA if kind == "structured" else None,
+            }
             t0 = time.perf_counter()
             async with session.post(server.url + "/trpc/requestUserInput", json=body) as r:
                 await r.read()
                 assert r.status == 200, r.status
             await asyncio.wait_for(shown[request_id].wait(), 10)
             t1 = shown[request_id].at
-            answer = {"type": "answer", "requestId": request_id, "blocks": [{"type": "text", "text": "Yes, book it"}],
-                      "structured": {"confirm": True, "count": 2} if kind == "structured" else None}
+            answer = {
+                "type": "answer",
+                "requestId": request_id,
+                "blocks": [{"type": "text", "text": "Yes, book it"}],
+                "structured": {"confirm": True, "count": 2} if kind == "structured" else None,
+            }
             t2 = time.perf_counter()
             await page.send(json.dumps(answer))
             await asyncio.wait_for(received[request_id]["done"].wait(), 10)
@@ -119,9 +134,11 @@ def run(server, args):
     result.latency("  POST requestUserInput -> page has the request", to_page)
     result.latency("  answer sent on the page -> agent has forwardUserInput", to_agent)
     p50 = percentile(everything, 50)
-    result.summary = (f"input round trip: p50 {p50:.1f} ms, p99 {percentile(everything, 99):.1f} ms "
-                      f"({'meets' if p50 <= TARGET else 'misses'} the {TARGET} ms target); "
-                      f"to the page {percentile(to_page, 50):.1f} ms, answer to agent {percentile(to_agent, 50):.1f} ms")
+    result.summary = (
+        f"input round trip: p50 {p50:.1f} ms, p99 {percentile(everything, 99):.1f} ms "
+        f"({'meets' if p50 <= TARGET else 'misses'} the {TARGET} ms target); "
+        f"to the page {percentile(to_page, 50):.1f} ms, answer to agent {percentile(to_agent, 50):.1f} ms"
+    )
     return result
 
 

@@ -82,22 +82,33 @@ def run_loads(server, args, on_result=None):
         memory.add(f"RSS after {label}", rss, "MB", f"<= {LOADED_TARGET}")
     memory.add("RSS peak (VmHWM)", server.peak_rss_mb(), "MB", f"<= {LOADED_TARGET}")
     if sizes_before_big:
+
         def delta(tables):
             return sum(sizes_after_big.get(t, 0) - sizes_before_big.get(t, 0) for t in tables)
 
-        memory.add("database bytes per 1,000 messages (with replies, indexes)", delta(MESSAGE_TABLES) / big.messages * 1000 / 1024,
-                   "KB", detail=f"{', '.join(MESSAGE_TABLES)}; {big.messages} messages")
+        memory.add(
+            "database bytes per 1,000 messages (with replies, indexes)",
+            delta(MESSAGE_TABLES) / big.messages * 1000 / 1024,
+            "KB",
+            detail=f"{', '.join(MESSAGE_TABLES)}; {big.messages} messages",
+        )
         spans = server.count("SELECT COUNT(*) FROM traces_span")
         if spans:
-            memory.add("database bytes per 1,000 spans (with traces, indexes)", delta(SPAN_TABLES) / big.spans * 1000 / 1024,
-                       "KB", detail=f"{', '.join(SPAN_TABLES)}; {big.spans} spans")
+            memory.add(
+                "database bytes per 1,000 spans (with traces, indexes)",
+                delta(SPAN_TABLES) / big.spans * 1000 / 1024,
+                "KB",
+                detail=f"{', '.join(SPAN_TABLES)}; {big.spans} spans",
+            )
         total = sum(sizes_after_big.values())
         memory.add("database size at the end (all tables)", total / 1024 / 1024, "MB")
     else:
         memory.notes.append("database size not measured: no local SQLite database")
     worst = max(f.value for f in memory.figures if f.name.startswith("RSS after") or f.name.startswith("RSS peak"))
-    memory.summary = (f"memory: {idle:.0f} MB idle (target {IDLE_TARGET}), up to {worst:.0f} MB under the loads "
-                      f"(target {LOADED_TARGET})")
+    memory.summary = (
+        f"memory: {idle:.0f} MB idle (target {IDLE_TARGET}), up to {worst:.0f} MB under the loads "
+        f"(target {LOADED_TARGET})"
+    )
     return memory, results
 
 

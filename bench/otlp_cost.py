@@ -60,7 +60,7 @@ def timed_phases(bodies):
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
         t3 = time.process_time()
-        for phase, seconds in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2)):
+        for phase, seconds in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             times[phase].append(seconds)
     return times
 
@@ -86,11 +86,14 @@ def run_cpu(args):
         low, mid = per_thousand(min(times[phase])), per_thousand(statistics.median(times[phase]))
         total_min, total_median = total_min + low, total_median + mid
         print(f"  {phase:12s} min {low:6.1f}   median {mid:6.1f}")
-    print(f"summary: OTLP in process: {total_median:.1f} ms CPU per 1,000 spans (median; min {total_min:.1f}), "
-          f"at most {1e6 / total_median:,.0f} spans/s on one core before HTTP")
+    print(
+        f"summary: OTLP in process: {total_median:.1f} ms CPU per 1,000 spans (median; min {total_min:.1f}), "
+        f"at most {1e6 / total_median:,.0f} spans/s on one core before HTTP"
+    )
 
 
 # ---- --callgrind: one phase, k batches, under valgrind (the parent subtracts k=1 from k=3)
+
 
 def child(phase, count, batches_file):
     # A copy of the database the parent migrated: migrations under valgrind would take a minute.
@@ -106,7 +109,7 @@ def child(phase, count, batches_file):
         bodies = pickle.loads(Path(batches_file).read_bytes())
         decoded = [otlp.decode(body, "application/x-protobuf", None, 1 << 26).spans for body in bodies]
         ingest.store(decoded[0])  # warm-up
-        for body, spans in zip(bodies[1:count + 1], decoded[1:count + 1]):
+        for body, spans in zip(bodies[1 : count + 1], decoded[1 : count + 1], strict=True):
             if phase == "decode":
                 otlp.decode(body, "application/x-protobuf", None, 1 << 26)
             else:

@@ -15,9 +15,19 @@ import asyncio
 import time
 
 import aiohttp
-
-from _common import (KeepAlive, Result, gzipped, main, median, ms, otlp_batches, otlp_response_rejected, percentile,
-                     register_run, traces_available)
+from _common import (
+    KeepAlive,
+    Result,
+    gzipped,
+    main,
+    median,
+    ms,
+    otlp_batches,
+    otlp_response_rejected,
+    percentile,
+    register_run,
+    traces_available,
+)
 
 TARGET = 20000
 
@@ -64,8 +74,10 @@ async def post_concurrent(server, bodies, concurrency):
                 rejected[0] += otlp_response_rejected(data) or 0
             latencies.append(ms(time.perf_counter() - t))
 
-    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=300))
-                for _ in range(concurrency)]
+    sessions = [
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=300))
+        for _ in range(concurrency)
+    ]
     try:
         t0 = time.perf_counter()
         await asyncio.gather(*(exporter(s) for s in sessions))
@@ -88,7 +100,6 @@ def run(server, args):
     run_ids = []
     warm = register_run(server, project="bench-otlp", name="warmup")
     post_sequential(server, [gzipped(b) for b in otlp_batches(warm, 3, args.batch_size)], True)
-    build = time.perf_counter()
     for rep in range(args.reps):
         for name in shapes:
             run_id = register_run(server, project="bench-otlp", name=f"otlp-{rep}-{name}")
@@ -110,22 +121,39 @@ def run(server, args):
             sent += spans
             rejected += rej
     for name, rates in shapes.items():
-        result.add(f"{name}: spans/s (median of {args.reps})", median(rates), "spans/s", f">= {TARGET}",
-                   f"reps {min(rates):,.0f}-{max(rates):,.0f}")
+        result.add(
+            f"{name}: spans/s (median of {args.reps})",
+            median(rates),
+            "spans/s",
+            f">= {TARGET}",
+            f"reps {min(rates):,.0f}-{max(rates):,.0f}",
+        )
         result.latency(f"{name}: one {args.batch_size}-span batch", latencies[name])
         if cpu[name]:
             result.add(f"{name}: server CPU per 1,000 spans", median(cpu[name]), "ms")
-    result.add("body size of a batch (protobuf / gzip)", raw_size / args.batches / 1024, "KB",
-               detail=f"gzip {sum(len(b) for b in bodies) / args.batches / 1024:.0f} KB")
+    result.add(
+        "body size of a batch (protobuf / gzip)",
+        raw_size / args.batches / 1024,
+        "KB",
+        detail=f"gzip {sum(len(b) for b in bodies) / args.batches / 1024:.0f} KB",
+    )
     result.add("spans rejected (partial success)", rejected, "spans", "<= 0")
     placeholders = ",".join("?" * len(run_ids))
     stored = server.count(f"SELECT COUNT(*) FROM traces_span WHERE run_id IN ({placeholders})", run_ids)
     if stored is not None:
-        result.add("spans lost (sent - stored, linked to their run)", sent - stored, "spans", "<= 0", f"sent {sent}, stored {stored}")
+        result.add(
+            "spans lost (sent - stored, linked to their run)",
+            sent - stored,
+            "spans",
+            "<= 0",
+            f"sent {sent}, stored {stored}",
+        )
     best = median(shapes["gzip"])
-    result.summary = (f"OTLP: {best:,.0f} spans/s protobuf+gzip on one connection, {median(shapes['plain']):,.0f} plain, "
-                      f"{median(shapes[f'gzip x{args.concurrency}']):,.0f} with {args.concurrency} exporters "
-                      f"(target {TARGET:,} per worker); p50 {percentile(latencies['gzip'], 50):.0f} ms a batch")
+    result.summary = (
+        f"OTLP: {best:,.0f} spans/s protobuf+gzip on one connection, {median(shapes['plain']):,.0f} plain, "
+        f"{median(shapes[f'gzip x{args.concurrency}']):,.0f} with {args.concurrency} exporters "
+        f"(target {TARGET:,} per worker); p50 {percentile(latencies['gzip'], 50):.0f} ms a batch"
+    )
     return result
 
 

@@ -64,11 +64,22 @@ async def call(application, path, body):
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:3000"), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 3000),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1:3000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 3000),
     }
     await application(scope, receive, send)
     return sent[0]["status"]
@@ -120,8 +131,10 @@ def run_cpu(args):
             medians[shape] = statistics.median(ms)
             print(f"  {shape:18s} median {medians[shape]:6.3f}   p90 {ms[int(len(ms) * 0.9)]:6.3f}")
         worst = max(medians, key=medians.get)
-        print(f"summary: pushMessage in process: {medians[worst]:.2f} ms CPU a call ({worst}, the dearest shape), "
-              f"before HTTP")
+        print(
+            f"summary: pushMessage in process: {medians[worst]:.2f} ms CPU a call ({worst}, the dearest shape), "
+            f"before HTTP"
+        )
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -147,14 +160,19 @@ def run_callgrind(args):
         per_call = {}
         for shape in SHAPES:
             counts = [
-                callgrind_instructions([sys.executable, __file__, "--child", shape, str(calls), database],
-                                       Path(data_dir) / f"callgrind.{calls}")
+                callgrind_instructions(
+                    [sys.executable, __file__, "--child", shape, str(calls), database],
+                    Path(data_dir) / f"callgrind.{calls}",
+                )
                 for calls in (n, 3 * n)
             ]
             per_call[shape] = (counts[1] - counts[0]) / (2 * n) / 1e6
             print(f"  {shape:18s} {per_call[shape]:6.2f} M instructions")
-        print("summary: pushMessage in process: " + ", ".join(f"{shape} {m:.2f} M" for shape, m in per_call.items())
-              + " instructions a call")
+        print(
+            "summary: pushMessage in process: "
+            + ", ".join(f"{shape} {m:.2f} M" for shape, m in per_call.items())
+            + " instructions a call"
+        )
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -164,8 +182,9 @@ def main():
         shape, count, database = sys.argv[2], int(sys.argv[3]), sys.argv[4]
         return child(shape, count, database)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=None,
-                        help="calls a shape (default 1000; with --callgrind 100, run as 100 and 300)")
+    parser.add_argument(
+        "--calls", type=int, default=None, help="calls a shape (default 1000; with --callgrind 100, run as 100 and 300)"
+    )
     parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead")
     args = parser.parse_args()
     if args.callgrind:

@@ -13,7 +13,19 @@ Targets: p50 <= 1.7 ms, p99 <= 5 ms, flat as a reply grows.
 
 import time
 
-from _common import KeepAlive, Messages, Result, encode, main, median, ms, percentile, register_run, short_id, streamed_contents
+from _common import (
+    KeepAlive,
+    Messages,
+    Result,
+    encode,
+    main,
+    median,
+    ms,
+    percentile,
+    register_run,
+    short_id,
+    streamed_contents,
+)
 
 P50, P99 = 1.7, 5
 
@@ -62,7 +74,9 @@ def run(server, args):
         growth.append((median(samples[:100]), median(samples[-100:])))
 
         reply_id, msg_id = short_id(), short_id()
-        bodies = [encode(messages.body(reply_id, msg_id, content=content)) for content in streamed_contents(args.stream_size)]
+        bodies = [
+            encode(messages.body(reply_id, msg_id, content=content)) for content in streamed_contents(args.stream_size)
+        ]
         samples = timed_calls(conn, bodies)
         shapes["streamed message"] += samples
         reps["streamed message"].append(median(samples))
@@ -72,16 +86,22 @@ def run(server, args):
         result.latency(name, samples, P50, P99, per_rep=reps[name])
     first = median([g[0] for g in growth])
     last = median([g[1] for g in growth])
-    result.add(f"growing reply: p50 of messages 1-100 vs {args.reply_size - 99}-{args.reply_size}", last - first, "ms",
-               detail=f"{first:.2f} -> {last:.2f} ms")
+    result.add(
+        f"growing reply: p50 of messages 1-100 vs {args.reply_size - 99}-{args.reply_size}",
+        last - first,
+        "ms",
+        detail=f"{first:.2f} -> {last:.2f} ms",
+    )
     all_samples = [s for samples in shapes.values() for s in samples]
     result.add("sequential throughput (one connection)", 1000.0 / (sum(all_samples) / len(all_samples)), "calls/s")
     worst_p50 = max(percentile(s, 50) for s in shapes.values())
     worst_p99 = max(percentile(s, 99) for s in shapes.values())
     met = worst_p50 <= P50 and worst_p99 <= P99
-    result.summary = (f"pushMessage sequential: p50 {worst_p50:.2f} ms, p99 {worst_p99:.2f} ms (worst shape); "
-                      f"{'meets' if met else 'misses'} the {P50}/{P99} ms targets; reply growth 1->{args.reply_size}: "
-                      f"{first:.2f} -> {last:.2f} ms")
+    result.summary = (
+        f"pushMessage sequential: p50 {worst_p50:.2f} ms, p99 {worst_p99:.2f} ms (worst shape); "
+        f"{'meets' if met else 'misses'} the {P50}/{P99} ms targets; reply growth 1->{args.reply_size}: "
+        f"{first:.2f} -> {last:.2f} ms"
+    )
     return result
 
 

@@ -13,7 +13,6 @@ import json
 import time
 
 import aiohttp
-
 from _common import Result, capture_records, client_timestamp, main, median, ms, percentile, register_run, short_id
 
 TARGET = 800
@@ -21,7 +20,9 @@ TARGET = 800
 
 def add_arguments(p):
     p.add_argument("--agents", type=int, default=16)
-    p.add_argument("--turns", type=int, default=20, help="captured conversations replayed per agent and repetition (15 calls each)")
+    p.add_argument(
+        "--turns", type=int, default=20, help="captured conversations replayed per agent and repetition (15 calls each)"
+    )
     p.add_argument("--reps", type=int, default=3)
 
 
@@ -61,7 +62,9 @@ async def one_rep(server, args, runs):
         # open the connections first
         await asyncio.gather(*(s.get(server.url + "/static/studio/live.js") for s in sessions))
         t0 = time.perf_counter()
-        await asyncio.gather(*(agent(s, url, plan, latencies, errors, last_sent) for s, plan in zip(sessions, plans)))
+        await asyncio.gather(
+            *(agent(s, url, plan, latencies, errors, last_sent) for s, plan in zip(sessions, plans, strict=True))
+        )
         elapsed = time.perf_counter() - t0
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
@@ -106,24 +109,36 @@ def run(server, args):
             sent, stored, same = checked
             sent_total, stored_total, same_total = sent_total + sent, stored_total + stored, same_total + same
     calls = args.agents * args.turns * 15
-    result.add(f"throughput, {args.agents} agents (median of {args.reps})", median(rates), "calls/s", f">= {TARGET}",
-               f"reps {min(rates):.0f}-{max(rates):.0f}, {calls} calls each")
+    result.add(
+        f"throughput, {args.agents} agents (median of {args.reps})",
+        median(rates),
+        "calls/s",
+        f">= {TARGET}",
+        f"reps {min(rates):.0f}-{max(rates):.0f}, {calls} calls each",
+    )
     result.latency("per-call latency under load", all_latencies)
     if cpu:
         result.add("server CPU per call", median(cpu), "ms", detail="user+system time of the server process / calls")
     result.add("non-200 answers", errors_total, "calls", "<= 0")
     if sent_total:
         result.add("messages sent (distinct msg.id)", sent_total, "msgs")
-        result.add("messages lost (sent - stored with last content)", sent_total - same_total, "msgs", "<= 0",
-                   f"stored {stored_total}, with the last content {same_total}")
+        result.add(
+            "messages lost (sent - stored with last content)",
+            sent_total - same_total,
+            "msgs",
+            "<= 0",
+            f"stored {stored_total}, with the last content {same_total}",
+        )
         lost = sent_total - same_total
     else:
         result.notes.append("stored messages not checked: no local SQLite database (use --data-dir with --url)")
         lost = None
-    result.summary = (f"{args.agents} agents: {median(rates):.0f} pushMessage calls/s (target {TARGET}), "
-                      f"p50 {percentile(all_latencies, 50):.1f} ms / p99 {percentile(all_latencies, 99):.1f} ms per call, "
-                      + (f"{lost} of {sent_total} messages lost" if lost is not None else "storage not checked")
-                      + (f", {errors_total} errors" if errors_total else ""))
+    result.summary = (
+        f"{args.agents} agents: {median(rates):.0f} pushMessage calls/s (target {TARGET}), "
+        f"p50 {percentile(all_latencies, 50):.1f} ms / p99 {percentile(all_latencies, 99):.1f} ms per call, "
+        + (f"{lost} of {sent_total} messages lost" if lost is not None else "storage not checked")
+        + (f", {errors_total} errors" if errors_total else "")
+    )
     return result
 
 

@@ -18,7 +18,6 @@ import time
 
 import aiohttp
 import websockets
-
 from _common import Messages, Result, main, median, ms, percentile, register_run, short_id, streamed_contents
 
 P50, P99 = 5, 20
@@ -67,14 +66,16 @@ async def measure_ws(server, run_id, bodies, pages):
 
     pending = {}
     done = {}
-    readers = [asyncio.create_task(reader(ws, s)) for ws, s in zip(sockets, seen)]
+    readers = [asyncio.create_task(reader(ws, s)) for ws, s in zip(sockets, seen, strict=True)]
     delivery, post_times = [], []
     async with aiohttp.ClientSession() as session:
         for marker, body in bodies:
             pending[marker] = True
             done[marker] = asyncio.Event()
             t0 = time.perf_counter()
-            async with session.post(server.url + "/trpc/pushMessage", data=body, headers={"Content-Type": "application/json"}) as r:
+            async with session.post(
+                server.url + "/trpc/pushMessage", data=body, headers={"Content-Type": "application/json"}
+            ) as r:
                 await r.read()
                 assert r.status == 200, r.status
             post_times.append(ms(time.perf_counter() - t0))
@@ -110,7 +111,9 @@ async def measure_browser(server, args, project, run_id, bodies):
             for marker, body in bodies:
                 await page.evaluate("m => { window.__want = [m]; }", marker)
                 t0 = time.time()
-                async with session.post(server.url + "/trpc/pushMessage", data=body, headers={"Content-Type": "application/json"}) as r:
+                async with session.post(
+                    server.url + "/trpc/pushMessage", data=body, headers={"Content-Type": "application/json"}
+                ) as r:
                     await r.read()
                 await page.wait_for_function("m => m in window.__seen", arg=marker, timeout=10000, polling=5)
                 seen_at = await page.evaluate("m => window.__seen[m]", marker)
@@ -131,6 +134,7 @@ def run(server, args):
         messages = Messages(run_id)
         reply_id = short_id()
         from _common import trpc
+
         trpc(server, "pushMessage", messages.in_reply(reply_id))  # the reply is on the page
         for shape in samples:
             bodies = marked_bodies(messages, reply_id, shape, args.pushes)
@@ -152,8 +156,10 @@ def run(server, args):
     worst50 = max(percentile(s, 50) for s in samples.values())
     worst99 = max(percentile(s, 99) for s in samples.values())
     met = worst50 <= P50 and worst99 <= P99
-    result.summary = (f"push-to-browser: p50 {worst50:.1f} ms, p99 {worst99:.1f} ms (worst shape); "
-                      f"{'meets' if met else 'misses'} the {P50}/{P99} ms targets")
+    result.summary = (
+        f"push-to-browser: p50 {worst50:.1f} ms, p99 {worst99:.1f} ms (worst shape); "
+        f"{'meets' if met else 'misses'} the {P50}/{P99} ms targets"
+    )
     if any(browser.values()):
         result.summary += f"; in Chromium's DOM p50 {max(percentile(v, 50) for v in browser.values() if v):.1f} ms"
     return result

@@ -18,9 +18,20 @@ import json
 import time
 
 import aiohttp
-
-from _common import (KeepAlive, Messages, Result, gzipped, main, median, ms, otlp_batches, percentile, register_run,
-                     short_id, traces_available)
+from _common import (
+    KeepAlive,
+    Messages,
+    Result,
+    gzipped,
+    main,
+    median,
+    ms,
+    otlp_batches,
+    percentile,
+    register_run,
+    short_id,
+    traces_available,
+)
 
 PAINT_TARGET_MS = 1000
 BYTES_TARGET_KB = 300
@@ -42,8 +53,9 @@ async def push_all(server, bodies, concurrency=16):
     async def worker(session):
         while queue:
             body = queue.pop()
-            async with session.post(server.url + "/trpc/pushMessage", data=body,
-                                    headers={"Content-Type": "application/json"}) as r:
+            async with session.post(
+                server.url + "/trpc/pushMessage", data=body, headers={"Content-Type": "application/json"}
+            ) as r:
                 await r.read()
                 if r.status != 200:
                     errors.append(r.status)
@@ -75,8 +87,12 @@ def make_big_run(server, messages, spans, name="big-run"):
         batches = otlp_batches(run_id, full, 512) + (otlp_batches(run_id, 1, rest) if rest else [])
         conn = KeepAlive(server, timeout=300)
         for body in batches:
-            status, data = conn.call("POST", "/v1/traces", gzipped(body),
-                                     {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+            status, data = conn.call(
+                "POST",
+                "/v1/traces",
+                gzipped(body),
+                {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+            )
             if status != 200:
                 raise RuntimeError(f"/v1/traces answered {status}: {data[:300]!r}")
         conn.close()
@@ -126,7 +142,11 @@ async def browser_loads(server, args, path, reps):
             context = await browser.new_context(viewport={"width": 1400, "height": 900})
             page = await context.new_page()
             ws_bytes = [0]
-            page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: ws_bytes.__setitem__(0, ws_bytes[0] + len(payload))))
+
+            def count_frames(ws, counter=ws_bytes):
+                ws.on("framereceived", lambda payload: counter.__setitem__(0, counter[0] + len(payload)))
+
+            page.on("websocket", count_frames)
             await page.goto(server.url + path, wait_until="load")
             await page.wait_for_timeout(2000)
             figures = await page.evaluate(PAINT_JS)
@@ -140,38 +160,67 @@ async def browser_loads(server, args, path, reps):
 def run(server, args):
     result = Result(f"run page of a run with {args.messages:,} messages and {args.spans:,} spans")
     run_id, seconds, spans = make_big_run(server, args.messages, args.spans)
-    result.add("making the run through the API (push + OTLP)", seconds, "s",
-               detail=f"{args.messages} pushMessage at 16 at once, {spans} spans in 512-span batches")
+    result.add(
+        "making the run through the API (push + OTLP)",
+        seconds,
+        "s",
+        detail=f"{args.messages} pushMessage at 16 at once, {spans} spans in 512-span batches",
+    )
     if spans < args.spans:
         result.notes.append("no spans: POST /v1/traces does not ingest on this server")
     page = f"/projects/{PROJECT}/runs/{run_id}/"
     times, size = time_get(server, page, args.reps + 1)
     result.latency("GET run page (server time, keep-alive)", times[1:], detail=f"{size / 1024:.0f} KB")
     result.add("run page HTML size", size / 1024, "KB")
-    for label, path in (("GET run details fragment", f"/runs/{run_id}/details/"), ("GET trace panel fragment", f"/runs/{run_id}/trace/")):
+    for label, path in (
+        ("GET run details fragment", f"/runs/{run_id}/details/"),
+        ("GET trace panel fragment", f"/runs/{run_id}/trace/"),
+    ):
         t, s = time_get(server, path, args.reps + 1)
         result.latency(label, t[1:], detail=f"{s / 1024:.0f} KB")
     if args.no_browser:
-        result.summary = f"big run page: server p50 {percentile(times[1:], 50):.0f} ms, {size / 1024:.0f} KB HTML (no browser)"
+        result.summary = (
+            f"big run page: server p50 {percentile(times[1:], 50):.0f} ms, {size / 1024:.0f} KB HTML (no browser)"
+        )
         return result
     loads = asyncio.run(browser_loads(server, args, page, args.reps))
     fcp = [x["fcp"] for x in loads]
     before = [x["before"] / 1024 for x in loads]
-    result.add("Chromium first contentful paint (median)", median(fcp), "ms", f"<= {PAINT_TARGET_MS}",
-               f"p99 {percentile(fcp, 99):.0f} ms, first paint {median([x['fp'] for x in loads]):.0f} ms, n={len(loads)}")
-    result.add("bytes received before first paint (median)", median(before), "KB", f"<= {BYTES_TARGET_KB}",
-               f"document {median([x['doc'] for x in loads]) / 1024:.0f} KB")
+    result.add(
+        "Chromium first contentful paint (median)",
+        median(fcp),
+        "ms",
+        f"<= {PAINT_TARGET_MS}",
+        f"p99 {percentile(fcp, 99):.0f} ms, first paint {median([x['fp'] for x in loads]):.0f} ms, n={len(loads)}",
+    )
+    result.add(
+        "bytes received before first paint (median)",
+        median(before),
+        "KB",
+        f"<= {BYTES_TARGET_KB}",
+        f"document {median([x['doc'] for x in loads]) / 1024:.0f} KB",
+    )
     result.add("DOMContentLoaded (median)", median([x["dcl"] for x in loads]), "ms")
     result.add("load event (median)", median([x["load"] for x in loads]), "ms")
-    result.add("bytes received in all, first 2 s (HTTP + WebSocket)", median([(x["all"] + x["ws"]) / 1024 for x in loads]), "KB",
-               detail=f"{loads[0]['resources']} resources, WebSocket {median([x['ws'] for x in loads]) / 1024:.0f} KB")
+    result.add(
+        "bytes received in all, first 2 s (HTTP + WebSocket)",
+        median([(x["all"] + x["ws"]) / 1024 for x in loads]),
+        "KB",
+        detail=f"{loads[0]['resources']} resources, WebSocket {median([x['ws'] for x in loads]) / 1024:.0f} KB",
+    )
     result.add("DOM elements after 2 s", median([x["nodes"] for x in loads]), "elements")
-    result.add("older chat pages loaded within 2 s, unscrolled", median([x["older"] for x in loads]), "requests",
-               detail=f"{median([x['olderBytes'] for x in loads]) / 1024:.0f} KB; per load: {[x['older'] for x in loads]}")
+    result.add(
+        "older chat pages loaded within 2 s, unscrolled",
+        median([x["older"] for x in loads]),
+        "requests",
+        detail=f"{median([x['olderBytes'] for x in loads]) / 1024:.0f} KB; per load: {[x['older'] for x in loads]}",
+    )
     ok = median(fcp) <= PAINT_TARGET_MS and median(before) <= BYTES_TARGET_KB
-    result.summary = (f"{args.messages:,}-message/{spans:,}-span run: first paint {median(fcp):.0f} ms, "
-                      f"{median(before):.0f} KB before it ({'meets' if ok else 'misses'} {PAINT_TARGET_MS} ms / "
-                      f"{BYTES_TARGET_KB} KB); server {percentile(times[1:], 50):.0f} ms for {size / 1024:.0f} KB of HTML")
+    result.summary = (
+        f"{args.messages:,}-message/{spans:,}-span run: first paint {median(fcp):.0f} ms, "
+        f"{median(before):.0f} KB before it ({'meets' if ok else 'misses'} {PAINT_TARGET_MS} ms / "
+        f"{BYTES_TARGET_KB} KB); server {percentile(times[1:], 50):.0f} ms for {size / 1024:.0f} KB of HTML"
+    )
     return result
 
 

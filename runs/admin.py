@@ -30,7 +30,16 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(InputRequest)
 class InputRequestAdmin(admin.ModelAdmin):
-    list_display = ["request_id", "agent_name", "run", "status", "created_at", "answered_at", "answered_by", "delivered_at"]
+    list_display = [
+        "request_id",
+        "agent_name",
+        "run",
+        "status",
+        "created_at",
+        "answered_at",
+        "answered_by",
+        "delivered_at",
+    ]
     list_filter = ["status"]
     search_fields = ["request_id", "agent_name", "agent_id", "run__id"]
     raw_id_fields = ["run"]

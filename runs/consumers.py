@@ -161,8 +161,14 @@ class RunConsumer(LivePageConsumer):
         try:
             # As over HTTP: a structured answer may come without blocks.
             blocks = content.get("blocks", [])
-            await answers.answer(self.run_id, request_id, blocks, content.get("structured"), answered_by=self.who(),
-                                 from_page_socket=True)
+            await answers.answer(
+                self.run_id,
+                request_id,
+                blocks,
+                content.get("structured"),
+                answered_by=self.who(),
+                from_page_socket=True,
+            )
         except answers.AnswerRejected as exc:
             await self.send_json(
                 {"type": "answer.rejected", "requestId": request_id, "message": exc.message, "errors": exc.errors}
@@ -171,8 +177,14 @@ class RunConsumer(LivePageConsumer):
         except Exception:
             # The page keeps its socket, and the person is told; the request stays as it was.
             log.exception("answering %r of run %r failed", request_id, self.run_id)
-            await self.send_json({"type": "answer.rejected", "requestId": request_id,
-                                  "message": "Studio could not take this answer (see its log); try again", "errors": {}})
+            await self.send_json(
+                {
+                    "type": "answer.rejected",
+                    "requestId": request_id,
+                    "message": "Studio could not take this answer (see its log); try again",
+                    "errors": {},
+                }
+            )
             return
         await self.send_json({"type": "answer.accepted", "requestId": request_id})
 

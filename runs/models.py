@@ -66,8 +66,13 @@ class ReplyManager(models.Manager):
             " ON CONFLICT (run_id, reply_id) DO UPDATE SET name = excluded.name, role = excluded.role,"
             " updated_at = excluded.updated_at RETURNING id"
         )
-        params = {"run_id": run_id, "reply_id": reply_id, "name": name, "role": role,
-                  "now": connection.ops.adapt_datetimefield_value(now)}
+        params = {
+            "run_id": run_id,
+            "reply_id": reply_id,
+            "name": name,
+            "role": role,
+            "now": connection.ops.adapt_datetimefield_value(now),
+        }
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()[0]
@@ -127,8 +132,13 @@ class MessageManager(models.Manager):
             " updated_at = excluded.updated_at RETURNING id"
         )
         params = {
-            "run_id": run_id, "reply_id": reply_pk, "msg_id": msg_id, "name": name, "role": role,
-            "content": connection.ops.adapt_json_value(content, None), "tool_calls": count_tool_calls(content),
+            "run_id": run_id,
+            "reply_id": reply_pk,
+            "msg_id": msg_id,
+            "name": name,
+            "role": role,
+            "content": connection.ops.adapt_json_value(content, None),
+            "tool_calls": count_tool_calls(content),
             "metadata": None if metadata is None else connection.ops.adapt_json_value(metadata, None),
             "client_timestamp": client_timestamp,
             "now": connection.ops.adapt_datetimefield_value(now),
@@ -205,8 +215,12 @@ class InputRequestManager(models.Manager):
         )
         schema = None if structured_input is None else connection.ops.adapt_json_value(structured_input, None)
         params = {
-            "request_id": request_id, "run_id": run_id, "agent_id": agent_id, "agent_name": agent_name,
-            "structured_input": schema, "status": self.model.Status.PENDING,
+            "request_id": request_id,
+            "run_id": run_id,
+            "agent_id": agent_id,
+            "agent_name": agent_name,
+            "structured_input": schema,
+            "status": self.model.Status.PENDING,
             "now": connection.ops.adapt_datetimefield_value(now),
         }
         with connection.cursor() as cursor:

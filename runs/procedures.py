@@ -12,7 +12,6 @@ from .serializers import (
     RequestUserInputSerializer,
 )
 
-
 # One serializer of each kind per thread, reused: DRF deep-copies every declared field into each
 # new instance, which was about half the CPU time of a pushMessage. An instance keeps nothing
 # between calls but what _validated resets.

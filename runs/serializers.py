@@ -24,7 +24,8 @@ class Text(serializers.CharField):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.validators = [
-            validator for validator in self.validators
+            validator
+            for validator in self.validators
             if not isinstance(validator, (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator))
         ]
 

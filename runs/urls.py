@@ -14,7 +14,9 @@ urlpatterns = [
     re_path(rf"^runs/{RUN}/replies/(?P<reply_pk>\d+)/earlier/$", views.earlier_messages, name="reply-earlier"),
     re_path(rf"^runs/{RUN}/messages/(?P<message_pk>\d+)/$", views.message_inspector, name="message-inspector"),
     re_path(rf"^runs/{RUN}/messages/(?P<message_pk>\d+)/json$", views.message_json, name="message-json"),
-    re_path(rf"^runs/{RUN}/messages/(?P<message_pk>\d+)/media/(?P<path>[0-9.]+)$", views.message_media, name="message-media"),
+    re_path(
+        rf"^runs/{RUN}/messages/(?P<message_pk>\d+)/media/(?P<path>[0-9.]+)$", views.message_media, name="message-media"
+    ),
     re_path(rf"^api/runs/{RUN}/inputs/(?P<request_id>.+)/answer$", views.answer_input, name="input-answer"),
     re_path(rf"^projects/(?P<project_name>.+)/runs/{RUN}/$", views.run_page, name="run"),
     re_path(r"^projects/(?P<project_name>.+)/$", views.run_page, name="project"),

@@ -67,7 +67,12 @@ def run_page(request, project_name, run_id=None):
     runs, more_runs = project_runs(project, query)
     group = _group_mode(request)
     context = {
-        "project": project, "run": run, "runs": runs, "more_runs": more_runs, "q": query, "group": group,
+        "project": project,
+        "run": run,
+        "runs": runs,
+        "more_runs": more_runs,
+        "q": query,
+        "group": group,
         "current_run_id": run.pk if run else "",
     }
     if run is not None:
@@ -95,7 +100,13 @@ def run_list_more(request, project_pk):
         return HttpResponseBadRequest("before must be an ISO time")
     runs, more_runs = project_runs(project, request.GET.get("q", "").strip(), before)
     current = request.GET.get("current", "")
-    context = {"project": project, "runs": runs, "more_runs": more_runs, "q": request.GET.get("q", ""), "current_run_id": current}
+    context = {
+        "project": project,
+        "runs": runs,
+        "more_runs": more_runs,
+        "q": request.GET.get("q", ""),
+        "current_run_id": current,
+    }
     return render(request, "runs/run.html#run-rows", context)
 
 
@@ -118,7 +129,11 @@ def earlier_messages(request, run_id, reply_pk):
     reply = get_object_or_404(Reply, pk=reply_pk, run_id=run_id)
     before = _int_param(request, "before")
     messages, has_older = chat.earlier_messages(reply, before)
-    return render(request, "runs/run.html#earlier-messages", {"reply": reply, "messages": messages, "has_older": has_older, "run": reply.run})
+    return render(
+        request,
+        "runs/run.html#earlier-messages",
+        {"reply": reply, "messages": messages, "has_older": has_older, "run": reply.run},
+    )
 
 
 @require_GET
@@ -138,9 +153,14 @@ def message_json(request, run_id, message_pk):
     """The whole message as stored, however long (the page cuts long text and JSON)."""
     message = get_object_or_404(Message.objects.select_related("reply"), pk=message_pk, run_id=run_id)
     body = {
-        "id": message.msg_id, "name": message.name, "role": message.role, "content": message.content,
-        "metadata": message.metadata, "timestamp": message.client_timestamp,
-        "replyId": message.reply.reply_id, "runId": message.run_id,
+        "id": message.msg_id,
+        "name": message.name,
+        "role": message.role,
+        "content": message.content,
+        "metadata": message.metadata,
+        "timestamp": message.client_timestamp,
+        "replyId": message.reply.reply_id,
+        "runId": message.run_id,
     }
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False, "indent": 1})
     response["X-Content-Type-Options"] = "nosniff"
@@ -239,8 +259,13 @@ async def answer_input(request, run_id, request_id):
     if blocks is None and isinstance(body.get("text"), str):
         blocks = [{"type": "text", "text": body["text"]}]
     try:
-        await answers.answer(run_id, request_id, blocks if blocks is not None else [], body.get("structured"),
-                             answered_by=body.get("by") if isinstance(body.get("by"), str) else "http")
+        await answers.answer(
+            run_id,
+            request_id,
+            blocks if blocks is not None else [],
+            body.get("structured"),
+            answered_by=body.get("by") if isinstance(body.get("by"), str) else "http",
+        )
     except answers.AnswerRejected as exc:
         return JsonResponse({"error": exc.message, "errors": exc.errors}, status=exc.status)
     return JsonResponse({"ok": True, "requestId": request_id})

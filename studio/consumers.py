@@ -71,7 +71,10 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     def event_key(self, event):
-        return (event.get("kind"), event.get("message") or event.get("request") or event.get("run") or event.get("project"))
+        return (
+            event.get("kind"),
+            event.get("message") or event.get("request") or event.get("run") or event.get("project"),
+        )
 
     async def live_event(self, message):
         event = message["event"]

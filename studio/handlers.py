@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
-from django.core.exceptions import RequestAborted
 from django.urls import set_script_prefix
 
 from studio.db import AGENT_THREAD_PREFIX

@@ -89,9 +89,7 @@ def refusal(scope):
     host = headers.get(b"host", b"").decode("latin-1")
     origin = headers.get(b"origin")
     origin = origin.decode("latin-1") if origin is not None else None
-    return host_refusal(host) or origin_refusal(
-        origin, host, scope.get("scheme", "http"), required=not agents
-    )
+    return host_refusal(host) or origin_refusal(origin, host, scope.get("scheme", "http"), required=not agents)
 
 
 def log_refusal(scope, reason):
@@ -117,6 +115,11 @@ class HostAndOriginCheck:
             return
         status = 400 if reason.startswith("Host") else 403
         body = json.dumps({"error": reason}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

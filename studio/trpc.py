@@ -136,9 +136,7 @@ class TrpcView(APIView):
         if isinstance(exc, exceptions.ParseError):
             return error(self.procedure, f"Invalid JSON: {exc.detail}", 400, json_rpc_code=PARSE_ERROR)
         if isinstance(exc, exceptions.UnsupportedMediaType):
-            return error(
-                self.procedure, "Content-Type must be application/json", 415
-            )
+            return error(self.procedure, "Content-Type must be application/json", 415)
         if isinstance(exc, exceptions.MethodNotAllowed):
             return error(self.procedure, f"Use POST for {self.procedure}", 405)
         if isinstance(exc, RequestDataTooBig):

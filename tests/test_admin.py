@@ -13,8 +13,16 @@ OUR_APPS = ("projects", "runs", "traces")
 
 def test_every_model_of_our_apps_is_registered():
     models = [model for app in OUR_APPS for model in apps.get_app_config(app).get_models()]
-    assert {model.__name__ for model in models} >= {"Project", "Run", "Reply", "Message", "InputRequest", "Span",
-                                                   "Trace", "ModelPrice"}
+    assert {model.__name__ for model in models} >= {
+        "Project",
+        "Run",
+        "Reply",
+        "Message",
+        "InputRequest",
+        "Span",
+        "Trace",
+        "ModelPrice",
+    }
     assert [model.__name__ for model in models if not admin.site.is_registered(model)] == []
 
 
@@ -38,10 +46,20 @@ def test_json_the_database_would_refuse_is_refused_by_the_admin_form(admin_clien
     replay_capture(admin_client)
     message = Message.objects.exclude(metadata=None).first() or Message.objects.first()
     change = reverse("admin:runs_message_change", args=[message.pk])
-    form = {"run": message.run_id, "reply": message.reply_id, "msg_id": message.msg_id, "name": message.name,
-            "role": message.role, "content": '[{"type": "text", "text": "hi"}]', "metadata": '{"score": NaN}',
-            "client_timestamp": message.client_timestamp, "created_at_0": "2026-12-02", "created_at_1": "10:00:00",
-            "updated_at_0": "2026-12-02", "updated_at_1": "10:00:00"}
+    form = {
+        "run": message.run_id,
+        "reply": message.reply_id,
+        "msg_id": message.msg_id,
+        "name": message.name,
+        "role": message.role,
+        "content": '[{"type": "text", "text": "hi"}]',
+        "metadata": '{"score": NaN}',
+        "client_timestamp": message.client_timestamp,
+        "created_at_0": "2026-12-02",
+        "created_at_1": "10:00:00",
+        "updated_at_0": "2026-12-02",
+        "updated_at_1": "10:00:00",
+    }
     response = admin_client.post(change, form)
     assert response.status_code == 200 and "NaN and Infinity are not JSON" in response.content.decode()
     form["metadata"] = '{"score": 0.5}'

@@ -37,10 +37,19 @@ def test_sqlite_upgrade_keeps_every_row_and_drops_the_json_checks_and_duplicate_
     run = old.get_model("runs", "Run").objects.create(id="run-1", project=project)
     reply = old.get_model("runs", "Reply").objects.create(run=run, reply_id="reply-1")
     old.get_model("runs", "Message").objects.create(
-        run=run, reply=reply, msg_id="m1", content=[{"type": "text", "text": "héllo"}], metadata={"k": 1})
+        run=run, reply=reply, msg_id="m1", content=[{"type": "text", "text": "héllo"}], metadata={"k": 1}
+    )
     old.get_model("traces", "Span").objects.create(
-        trace_id="a" * 32, span_id="b" * 16, run=run, project=project, name="chat", start_time_ns=1,
-        end_time_ns=2, attributes={"gen_ai.operation.name": "chat", "n": [1, 2]}, resource={"service.name": "x"})
+        trace_id="a" * 32,
+        span_id="b" * 16,
+        run=run,
+        project=project,
+        name="chat",
+        start_time_ns=1,
+        end_time_ns=2,
+        attributes={"gen_ai.operation.name": "chat", "n": [1, 2]},
+        resource={"service.name": "x"},
+    )
     assert "JSON_VALID" in table_sql("traces_span") and "runs_message_run_id" in table_sql("runs_message")
 
     migrate(AFTER)
@@ -50,10 +59,16 @@ def test_sqlite_upgrade_keeps_every_row_and_drops_the_json_checks_and_duplicate_
 
     message = Message.objects.get(msg_id="m1")
     assert (message.content, message.metadata, message.reply.reply_id) == (
-        [{"type": "text", "text": "héllo"}], {"k": 1}, "reply-1")
+        [{"type": "text", "text": "héllo"}],
+        {"k": 1},
+        "reply-1",
+    )
     span = Span.objects.get(span_id="b" * 16)
-    assert (span.attributes, span.resource, span.run_id) == ({"gen_ai.operation.name": "chat", "n": [1, 2]},
-                                                              {"service.name": "x"}, "run-1")
+    assert (span.attributes, span.resource, span.run_id) == (
+        {"gen_ai.operation.name": "chat", "n": [1, 2]},
+        {"service.name": "x"},
+        "run-1",
+    )
     for table in ("traces_span", "runs_message"):
         assert "JSON_VALID" not in table_sql(table)
     message_sql = table_sql("runs_message")
@@ -64,8 +79,7 @@ def test_sqlite_upgrade_keeps_every_row_and_drops_the_json_checks_and_duplicate_
     # New rows get ids after the old ones (live pages send "what came after id N").
     newer = Message.objects.create(run_id="run-1", reply=message.reply, msg_id="m2", content="x")
     assert newer.pk > message.pk
-    newer_span = Span.objects.create(trace_id="a" * 32, span_id="c" * 16, name="tool", start_time_ns=3,
-                                     end_time_ns=4)
+    newer_span = Span.objects.create(trace_id="a" * 32, span_id="c" * 16, name="tool", start_time_ns=3, end_time_ns=4)
     assert newer_span.pk > span.pk
 
     # And back again: the checks and indexes return, the rows stay.

@@ -38,10 +38,22 @@ def test_a_foreign_host_is_refused_everywhere_checked(path, host):
     assert reason and reason.startswith("Host") and "ALLOWED_HOSTS" in reason
 
 
-@pytest.mark.parametrize("path, kind", [("/socket.io/", "http"), ("/socket.io/", "websocket"), ("/v1/traces", "http"),
-                                         ("/ws/runs/r1/", "websocket")])
-@pytest.mark.parametrize("origin", ["http://evil.example:3000", "http://127.0.0.1:8080", "http://localhost:3000",
-                                    "https://127.0.0.1:3000", "null", "http://127.0.0.1", "garbage"])
+@pytest.mark.parametrize(
+    "path, kind",
+    [("/socket.io/", "http"), ("/socket.io/", "websocket"), ("/v1/traces", "http"), ("/ws/runs/r1/", "websocket")],
+)
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example:3000",
+        "http://127.0.0.1:8080",
+        "http://localhost:3000",
+        "https://127.0.0.1:3000",
+        "null",
+        "http://127.0.0.1",
+        "garbage",
+    ],
+)
 def test_an_origin_other_than_the_servers_own_is_refused_port_and_scheme_included(path, kind, origin):
     reason = refusal(scope(path, "127.0.0.1:3000", origin=origin, kind=kind))
     assert reason and "is not this server's" in reason
@@ -55,8 +67,9 @@ def test_the_servers_own_origin_passes_and_a_page_socket_needs_one():
 
 def test_behind_a_tls_proxy_the_public_origin_passes_by_default_port_or_csrf_trusted_origins(settings):
     settings.ALLOWED_HOSTS = ["studio.example.com"]
-    public = scope("/ws/runs/r1/", "studio.example.com", origin="https://studio.example.com", kind="websocket",
-                   scheme="wss")
+    public = scope(
+        "/ws/runs/r1/", "studio.example.com", origin="https://studio.example.com", kind="websocket", scheme="wss"
+    )
     assert refusal(public) is None
     # nginx speaking plain HTTP to the worker, without a forwarded scheme: the page is still refused...
     plain = scope("/ws/runs/r1/", "studio.example.com", origin="https://studio.example.com", kind="websocket")
@@ -73,6 +86,7 @@ def test_pages_and_trpc_are_left_to_django():
 
 # ---- against a real server ----
 
+
 def rebound(studio):
     """The headers of a page on evil.example that DNS rebinding sent to this server's address."""
     return {"Host": f"evil.example:{studio.port}", "Origin": f"http://evil.example:{studio.port}"}
@@ -81,8 +95,13 @@ def rebound(studio):
 def asking_run(studio):
     run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
     assert studio.post("registerRun", {"id": run_id, "project": "Origins", "name": "o", "pid": 1}).status_code == 200
-    assert studio.post("requestUserInput", {"requestId": request_id, "runId": run_id, "agentId": "a",
-                                            "agentName": "alice", "structuredInput": None}).status_code == 200
+    assert (
+        studio.post(
+            "requestUserInput",
+            {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice", "structuredInput": None},
+        ).status_code
+        == 200
+    )
     return run_id, request_id
 
 
@@ -102,8 +121,11 @@ def test_a_rebound_page_cannot_join_a_runs_agent_link_and_the_refusal_is_logged_
     assert "/socket.io/" in line and "evil.example" in line and "EIO=4" not in line
     # The same page over the websocket transport, and with the right Host but its own Origin.
     with pytest.raises(InvalidStatus) as closed:
-        connect(f"ws://127.0.0.1:{studio.port}/socket.io/?EIO=4&transport=websocket",
-                additional_headers={"Origin": f"http://evil.example:{studio.port}"}, open_timeout=10)
+        connect(
+            f"ws://127.0.0.1:{studio.port}/socket.io/?EIO=4&transport=websocket",
+            additional_headers={"Origin": f"http://evil.example:{studio.port}"},
+            open_timeout=10,
+        )
     assert closed.value.response.status_code == 403
     foreign_origin = polling_open(studio, {"Origin": f"http://evil.example:{studio.port}"})
     assert foreign_origin.status_code == 403
@@ -113,10 +135,30 @@ def test_a_rebound_page_cannot_join_a_runs_agent_link_and_the_refusal_is_logged_
 
 @pytest.mark.e2e
 def test_otlp_with_a_foreign_host_is_refused_and_nothing_stored(studio):
-    body = json.dumps({"resourceSpans": [{"resource": {"attributes": [
-        {"key": "service.name", "value": {"stringValue": "rebound-secret-payload"}}]}, "scopeSpans": [{"spans": [
-            {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "s",
-             "startTimeUnixNano": "1", "endTimeUnixNano": "2"}]}]}]})
+    body = json.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "resource": {
+                        "attributes": [{"key": "service.name", "value": {"stringValue": "rebound-secret-payload"}}]
+                    },
+                    "scopeSpans": [
+                        {
+                            "spans": [
+                                {
+                                    "traceId": "5b8efff798038103d269b633813fc60c",
+                                    "spanId": "eee19b7ec3c1b174",
+                                    "name": "s",
+                                    "startTimeUnixNano": "1",
+                                    "endTimeUnixNano": "2",
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     headers = {**rebound(studio), "Content-Type": "application/json"}
     refused = requests.post(f"{studio.url}/v1/traces", data=body, headers=headers, timeout=10)
     assert refused.status_code == 400
@@ -128,9 +170,13 @@ def test_otlp_with_a_foreign_host_is_refused_and_nothing_stored(studio):
 def test_a_page_of_another_local_port_cannot_open_a_runs_socket(studio):
     run_id, _ = asking_run(studio)
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"ws://127.0.0.1:{studio.port}/ws/runs/{run_id}/",
-                additional_headers={"Origin": f"http://127.0.0.1:{studio.port + 1}"}, open_timeout=10)
+        connect(
+            f"ws://127.0.0.1:{studio.port}/ws/runs/{run_id}/",
+            additional_headers={"Origin": f"http://127.0.0.1:{studio.port + 1}"},
+            open_timeout=10,
+        )
     assert refused.value.response.status_code == 403
-    with connect(f"ws://127.0.0.1:{studio.port}/ws/runs/{run_id}/", additional_headers={"Origin": studio.url},
-                 open_timeout=10):
+    with connect(
+        f"ws://127.0.0.1:{studio.port}/ws/runs/{run_id}/", additional_headers={"Origin": studio.url}, open_timeout=10
+    ):
         pass  # its own origin still opens

@@ -19,8 +19,15 @@ print("daphne" in settings.INSTALLED_APPS, "twisted" in sys.modules)
 
 def started_as(argv0, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "STUDIO_DATA_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", PROBE.format(argv0=argv0)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argv0=argv0)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return result.stdout.split()
 
 

@@ -22,14 +22,14 @@ CLEAN = "x\ufffdy"
 
 
 def test_storable_replaces_lone_surrogates_and_nul_in_strings_and_keys():
-    value = {"a\udc00": [LONE, NUL, 1, None, {"k": "\U0001F600"}]}
-    assert storable.storable(value) == {"a\ufffd": [CLEAN, CLEAN, 1, None, {"k": "\U0001F600"}]}
+    value = {"a\udc00": [LONE, NUL, 1, None, {"k": "\U0001f600"}]}
+    assert storable.storable(value) == {"a\ufffd": [CLEAN, CLEAN, 1, None, {"k": "\U0001f600"}]}
 
 
 def test_loads_keeps_json_as_it_is_when_nothing_needs_replacing():
-    text = json.dumps({"a": ["ok", 1.5, 2**70, "\U0001F600"]}, ensure_ascii=False)
-    assert storable.loads(text.encode()) == {"a": ["ok", 1.5, 2**70, "\U0001F600"]}
-    assert storable.loads(json.dumps("\U0001F600")) == "\U0001F600"  # an escaped pair is one character
+    text = json.dumps({"a": ["ok", 1.5, 2**70, "\U0001f600"]}, ensure_ascii=False)
+    assert storable.loads(text.encode()) == {"a": ["ok", 1.5, 2**70, "\U0001f600"]}
+    assert storable.loads(json.dumps("\U0001f600")) == "\U0001f600"  # an escaped pair is one character
 
 
 @pytest.mark.parametrize("text", [b"NaN", b'{"a": Infinity}', b"\xff{}", b"{"])
@@ -67,8 +67,10 @@ def test_a_message_stored_with_a_lone_surrogate_before_the_rule_still_renders(cl
     assert call(client, "pushMessage", json.dumps(push_body(msg("m1", "fine")))).status_code == 200
     # As the previous version stored it: JSON text with the surrogate escaped.
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE runs_message SET content = %s, metadata = %s",
-                       ['[{"type": "text", "text": "x\\ud800y"}]', '{"a": "\\udfff"}'])
+        cursor.execute(
+            "UPDATE runs_message SET content = %s, metadata = %s",
+            ['[{"type": "text", "text": "x\\ud800y"}]', '{"a": "\\udfff"}'],
+        )
     message = Message.objects.get()
     assert message.content == [{"type": "text", "text": CLEAN}] and message.metadata == {"a": "\ufffd"}
     assert_run_pages_render(client, "run-1")
@@ -82,8 +84,11 @@ def test_register_run_and_a_request_for_input_store_replaced_text(client):
     assert Run.objects.get().name == CLEAN
     request = InputRequest.objects.get()
     assert request.agent_name == CLEAN
-    assert request.structured_input == {"title": CLEAN, "type": "object",
-                                        "properties": {"a\ufffd": {"type": "string", "description": CLEAN}}}
+    assert request.structured_input == {
+        "title": CLEAN,
+        "type": "object",
+        "properties": {"a\ufffd": {"type": "string", "description": CLEAN}},
+    }
     assert_run_pages_render(client, "run-1")
 
 

@@ -7,8 +7,19 @@ from .models import ModelPrice, Span, Trace
 
 @admin.register(Span)
 class SpanAdmin(admin.ModelAdmin):
-    list_display = ["name", "operation", "model", "status_code", "duration", "input_tokens", "output_tokens",
-                    "run", "project", "trace_id", "span_id"]
+    list_display = [
+        "name",
+        "operation",
+        "model",
+        "status_code",
+        "duration",
+        "input_tokens",
+        "output_tokens",
+        "run",
+        "project",
+        "trace_id",
+        "span_id",
+    ]
     list_filter = ["operation", "status_code", "kind"]
     search_fields = ["name", "trace_id", "span_id", "run__id", "model", "tool_name", "service_name"]
     raw_id_fields = ["run", "project"]
@@ -21,8 +32,18 @@ class SpanAdmin(admin.ModelAdmin):
 
 @admin.register(Trace)
 class TraceAdmin(admin.ModelAdmin):
-    list_display = ["name", "trace_id", "project", "run", "span_count", "error_count", "input_tokens",
-                    "output_tokens", "duration", "updated_at"]
+    list_display = [
+        "name",
+        "trace_id",
+        "project",
+        "run",
+        "span_count",
+        "error_count",
+        "input_tokens",
+        "output_tokens",
+        "duration",
+        "updated_at",
+    ]
     list_filter = ["project"]
     search_fields = ["name", "trace_id", "run__id"]
     raw_id_fields = ["run", "project"]

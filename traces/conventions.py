@@ -178,8 +178,13 @@ def service(span):
 
 # ---- showing a span's inputs and outputs ----
 
-INPUT_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.system_instructions", "gen_ai.tool.call.arguments",
-                    "agentscope.function.input", "input")
+INPUT_ATTRIBUTES = (
+    "gen_ai.input.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.call.arguments",
+    "agentscope.function.input",
+    "input",
+)
 OUTPUT_ATTRIBUTES = ("gen_ai.output.messages", "gen_ai.tool.call.result", "agentscope.function.output", "output")
 MESSAGE_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions")
 
@@ -217,12 +222,14 @@ def genai_messages(value):
             parts = [{"type": "text", "content": item["content"]}]
         if not isinstance(parts, list):
             return None
-        messages.append({
-            "role": str(item.get("role") or ""),
-            "name": str(item.get("name") or ""),
-            "parts": [_part(part) for part in parts],
-            "finish_reason": str(item.get("finish_reason") or ""),
-        })
+        messages.append(
+            {
+                "role": str(item.get("role") or ""),
+                "name": str(item.get("name") or ""),
+                "parts": [_part(part) for part in parts],
+                "finish_reason": str(item.get("finish_reason") or ""),
+            }
+        )
     return messages
 
 
@@ -234,8 +241,12 @@ def _part(part):
         content = part.get("content")
         return {"type": kind, "text": content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)}
     if kind == "tool_call":
-        return {"type": kind, "id": str(part.get("id") or ""), "name": str(part.get("name") or ""),
-                "arguments": part.get("arguments")}
+        return {
+            "type": kind,
+            "id": str(part.get("id") or ""),
+            "name": str(part.get("name") or ""),
+            "arguments": part.get("arguments"),
+        }
     if kind == "tool_call_response":
         return {"type": kind, "id": str(part.get("id") or ""), "response": loads_or_value(part.get("response"))}
     return {"type": "other", "value": part}

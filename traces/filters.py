@@ -1,7 +1,7 @@
 """The filters of a project's traces page, read from the query string."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.db.models import Exists, OuterRef
@@ -36,7 +36,7 @@ class TraceFilters:
 
     def apply(self, traces, now=None):
         if self.range:
-            since = (now or datetime.now(timezone.utc)) - RANGES[self.range]
+            since = (now or datetime.now(UTC)) - RANGES[self.range]
             traces = traces.filter(end_time_ns__gte=int(since.timestamp() * 1e9))
         if self.status == "error":
             traces = traces.filter(error_count__gt=0)

@@ -15,7 +15,6 @@ import json
 from operator import itemgetter
 
 import orjson
-
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -38,7 +37,7 @@ def store(spans):
     keys = [conventions.run_key(span) for span in spans]
     # The rows, JSON included, are made before the write lock is taken.
     dumps = _json_encoder()
-    rows = [_row(span, key, dumps) for span, key in zip(spans, keys)]
+    rows = [_row(span, key, dumps) for span, key in zip(spans, keys, strict=True)]
     with writing():
         _link(rows, [names_a_run for _, names_a_run in keys])
         stored = _insert(rows)
@@ -94,7 +93,7 @@ def _insert(rows):
         # with a regular expression on every call, ~175 µs for 64 rows' 2,000 placeholders.
         execute = connection.connection.execute if connection.vendor == "sqlite" else cursor.execute
         for start in range(0, len(rows), ROWS_PER_INSERT):
-            chunk = rows[start:start + ROWS_PER_INSERT]
+            chunk = rows[start : start + ROWS_PER_INSERT]
             params = []
             for row in chunk:
                 params.extend(values(row))
@@ -106,8 +105,11 @@ def _insert(rows):
 
 def _row_fields():
     """The columns a row of `_row` fills, by attribute name (received_at is the batch's)."""
-    return [field.attname for field in Span._meta.concrete_fields
-            if not field.primary_key and field.attname != "received_at"]
+    return [
+        field.attname
+        for field in Span._meta.concrete_fields
+        if not field.primary_key and field.attname != "received_at"
+    ]
 
 
 @functools.lru_cache(maxsize=8)
@@ -160,7 +162,7 @@ def _link(rows, names_a_run):
     runs = dict(Run.objects.filter(pk__in=keys).values_list("pk", "project_id")) if keys else {}
     by_trace, by_instance = {}, {}  # -> (run_id, project_id, run_key) of a span that named one
 
-    for row, named in zip(rows, names_a_run):
+    for row, named in zip(rows, names_a_run, strict=True):
         key = row["run_key"]
         if key in runs:
             row["run_id"], row["project_id"] = key, runs[key]
@@ -199,14 +201,18 @@ def _remember_stored_links(unlinked, by_trace, by_instance):
     if trace_ids:
         for trace_id, run_id, project_id, key in (
             Span.objects.filter(linked, trace_id__in=trace_ids)
-            .values_list("trace_id", "run_id", "project_id", "run_key").order_by("trace_id", "-run_id").distinct()
+            .values_list("trace_id", "run_id", "project_id", "run_key")
+            .order_by("trace_id", "-run_id")
+            .distinct()
         ):
             by_trace.setdefault(trace_id, (run_id, project_id, key))
     instances = {row["service_instance_id"] for row in unlinked if row["service_instance_id"]} - by_instance.keys()
     for instance in instances:
         found = (
             Span.objects.filter(linked, service_instance_id=instance)
-            .values_list("run_id", "project_id", "run_key").order_by("-pk").first()
+            .values_list("run_id", "project_id", "run_key")
+            .order_by("-pk")
+            .first()
         )
         if found:
             by_instance[instance] = found
@@ -226,8 +232,19 @@ def update_traces(trace_ids):
     span_table, trace_table = Span._meta.db_table, Trace._meta.db_table
     totals = ", ".join(
         f"{column} = excluded.{column}"
-        for column in ("run_id", "project_id", "name", "has_root", "start_time_ns", "end_time_ns", "span_count",
-                       "error_count", "input_tokens", "output_tokens", "updated_at")
+        for column in (
+            "run_id",
+            "project_id",
+            "name",
+            "has_root",
+            "start_time_ns",
+            "end_time_ns",
+            "span_count",
+            "error_count",
+            "input_tokens",
+            "output_tokens",
+            "updated_at",
+        )
     )
     sql = f"""
         INSERT INTO {trace_table} (trace_id, run_id, project_id, name, has_root, start_time_ns, end_time_ns,

@@ -40,18 +40,27 @@ def render_spans_update(run_id, after_pk):
     if len(shown) > MAX_ROWS:
         # Too many to place one by one: the latest roots afresh, as the panel first loads them.
         roots, more = tree.latest_roots(Q(run_id=run_id), None)
-        html.append(render_to_string("traces/trace_tree.html#root-list", {
-            "roots": roots, "more_roots": more, "scope_url": reverse("run-trace", args=[run_id]),
-        }))
+        html.append(
+            render_to_string(
+                "traces/trace_tree.html#root-list",
+                {
+                    "roots": roots,
+                    "more_roots": more,
+                    "scope_url": reverse("run-trace", args=[run_id]),
+                },
+            )
+        )
         return "".join(html), last
     new = list(tree.light(Span.objects.filter(pk__in=shown)).order_by("pk"))
 
     parent_keys = {(span.trace_id, span.parent_span_id) for span in new if span.parent_span_id}
     stored_parents = {
         (parent.trace_id, parent.span_id): parent
-        for parent in tree.light(Span.objects.filter(
-            trace_id__in={trace for trace, _ in parent_keys}, span_id__in={span for _, span in parent_keys}
-        ))
+        for parent in tree.light(
+            Span.objects.filter(
+                trace_id__in={trace for trace, _ in parent_keys}, span_id__in={span for _, span in parent_keys}
+            )
+        )
         if (parent.trace_id, parent.span_id) in parent_keys
     }
     tree.with_child_counts(new + list(stored_parents.values()))
@@ -63,13 +72,16 @@ def render_spans_update(run_id, after_pk):
             html.append(render_to_string("traces/trace_tree.html#span-node", {"span": span}))
             continue
         # Under a parent the page may show: into its (open) list, and its row's count updated.
-        html.append(render_to_string("traces/trace_tree.html#span-node", {"span": span, "into": f"#kids-{parent.span_id}"}))
+        html.append(
+            render_to_string("traces/trace_tree.html#span-node", {"span": span, "into": f"#kids-{parent.span_id}"})
+        )
         if parent_key not in refreshed:
             refreshed.add(parent_key)
             html.append(render_to_string("traces/trace_tree.html#span-row", {"span": parent}))
     # Spans shown as roots because their parent was missing now sit under it.
     adopted = Span.objects.filter(
-        Q(trace_id__in={trace for _, trace, _, _ in keys}), Q(parent_span_id__in={span for _, _, span, _ in keys}),
+        Q(trace_id__in={trace for _, trace, _, _ in keys}),
+        Q(parent_span_id__in={span for _, _, span, _ in keys}),
         pk__lte=after_pk,
     ).values_list("span_id", flat=True)
     html.extend(f'<li id="span-{span_id}" data-live="remove"></li>' for span_id in adopted)

@@ -28,9 +28,7 @@ class Span(models.Model):
     parent_span_id = models.CharField(max_length=16, blank=True)
     # No index of its own: span_run_time_idx begins with it (one index less to write per span).
     run = models.ForeignKey(Run, on_delete=models.CASCADE, null=True, blank=True, related_name="spans", db_index=False)
-    project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="spans"
-    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="spans")
     run_key = models.CharField(max_length=255, blank=True)
     service_name = models.CharField(max_length=255, blank=True)
     service_instance_id = models.CharField(max_length=255, blank=True)
@@ -74,7 +72,9 @@ class Span(models.Model):
             models.Index(fields=["run_key"], condition=Q(run__isnull=True), name="span_orphan_key_idx"),
             # Spans of one process: one that names its run links the others (agentscope's
             # @trace functions carry no run id).
-            models.Index(fields=["service_instance_id"], condition=~Q(service_instance_id=""), name="span_instance_idx"),
+            models.Index(
+                fields=["service_instance_id"], condition=~Q(service_instance_id=""), name="span_instance_idx"
+            ),
             # A reply's spans (the chat's "spans" button): its agent span by the message it returned.
             models.Index(fields=["run", "message_id"], condition=~Q(message_id=""), name="span_run_message_idx"),
             # The model filter's choices on a project's traces page.
@@ -107,7 +107,7 @@ class Span(models.Model):
         the tree's label already says what the span is."""
         prefix = f"{self.operation} "
         if self.operation and self.name.startswith(prefix) and len(self.name) > len(prefix):
-            return self.name[len(prefix):]
+            return self.name[len(prefix) :]
         return self.name
 
     @property
@@ -127,8 +127,9 @@ class Trace(models.Model):
 
     trace_id = models.CharField(max_length=32, unique=True)
     # Indexed by trace_project_newest_idx and trace_run_idx below, not twice.
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="traces",
-                                db_index=False)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="traces", db_index=False
+    )
     run = models.ForeignKey(Run, on_delete=models.CASCADE, null=True, blank=True, related_name="traces", db_index=False)
     # The root span's name; until the root arrives (children come first), the earliest span's.
     name = models.TextField(blank=True)
@@ -169,12 +170,15 @@ class ModelPrice(models.Model):
     """What a model costs, for the estimated cost of runs. Edited by people in the admin."""
 
     model = models.CharField(
-        max_length=255, unique=True,
+        max_length=255,
+        unique=True,
         help_text="A model name as spans report it (gen_ai.request.model). It also prices every model "
-                  "whose name starts with it, unless a longer entry matches: 'gpt-4o' covers 'gpt-4o-2024-08-06'.",
+        "whose name starts with it, unless a longer entry matches: 'gpt-4o' covers 'gpt-4o-2024-08-06'.",
     )
     input_per_million = models.DecimalField(max_digits=12, decimal_places=4, help_text="Price per million input tokens")
-    output_per_million = models.DecimalField(max_digits=12, decimal_places=4, help_text="Price per million output tokens")
+    output_per_million = models.DecimalField(
+        max_digits=12, decimal_places=4, help_text="Price per million output tokens"
+    )
     currency = models.CharField(max_length=8, default="USD")
     updated_at = models.DateTimeField(auto_now=True)
 

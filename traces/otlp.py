@@ -217,7 +217,10 @@ def _span_dict(span, resource, scope):
     if not 0 <= status_code <= 2:
         return f"status.code {status_code} is not a StatusCode (0-2)"
     dropped_attributes, dropped_events, dropped_links = (
-        span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count)
+        span.dropped_attributes_count,
+        span.dropped_events_count,
+        span.dropped_links_count,
+    )
     events, links = span.events, span.links
     return {
         "trace_id": trace_id.hex(),
@@ -238,10 +241,14 @@ def _span_dict(span, resource, scope):
         "dropped": {
             name: count
             for name, count in (
-                ("attributes", dropped_attributes), ("events", dropped_events), ("links", dropped_links),
+                ("attributes", dropped_attributes),
+                ("events", dropped_events),
+                ("links", dropped_links),
             )
             if count
-        } if dropped_attributes or dropped_events or dropped_links else {},
+        }
+        if dropped_attributes or dropped_events or dropped_links
+        else {},
         "resource": resource,
         "scope": scope,
     }

@@ -59,8 +59,10 @@ def price_for(model, prices):
 def run_stats(run_id):
     spans = Span.objects.filter(run_id=run_id)
     totals = spans.aggregate(
-        count=Count("pk"), errors=Count("pk", filter=Q(status_code=STATUS_ERROR)),
-        start=Min("start_time_ns"), end=Max("end_time_ns"),
+        count=Count("pk"),
+        errors=Count("pk", filter=Q(status_code=STATUS_ERROR)),
+        start=Min("start_time_ns"),
+        end=Max("end_time_ns"),
     )
     stats = RunStats(spans=totals["count"], errors=totals["errors"])
     if not stats.spans:
@@ -70,14 +72,20 @@ def run_stats(run_id):
     prices = list(ModelPrice.objects.all())
     costs = {}
     for row in (
-        spans.filter(operation__in=LLM_OPERATIONS).values("model")
+        spans.filter(operation__in=LLM_OPERATIONS)
+        .values("model")
         .annotate(calls=Count("pk"), tokens_in=Sum("input_tokens"), tokens_out=Sum("output_tokens"))
         .order_by("-calls", "model")
     ):
         tokens_in, tokens_out = row["tokens_in"] or 0, row["tokens_out"] or 0
-        entry = {"model": row["model"] or "(unknown model)", "calls": row["calls"],
-                 "input_tokens": tokens_in, "output_tokens": tokens_out,
-                 "total_tokens": tokens_in + tokens_out, "cost": None}
+        entry = {
+            "model": row["model"] or "(unknown model)",
+            "calls": row["calls"],
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+            "cost": None,
+        }
         price = price_for(row["model"], prices) if row["model"] else None
         if price is not None:
             entry["cost"] = (tokens_in * price.input_per_million + tokens_out * price.output_per_million) / MILLION
@@ -93,7 +101,8 @@ def run_stats(run_id):
 
     stats.tools = [
         {"tool": row["tool_name"] or "(unnamed tool)", "calls": row["calls"], "failures": row["failures"]}
-        for row in spans.filter(operation=TOOL_OPERATION).values("tool_name")
+        for row in spans.filter(operation=TOOL_OPERATION)
+        .values("tool_name")
         .annotate(calls=Count("pk"), failures=Count("pk", filter=Q(status_code=STATUS_ERROR)))
         .order_by("-calls", "tool_name")
     ]
@@ -103,12 +112,14 @@ def run_stats(run_id):
         durations.setdefault(operation, []).append(max(0, end - start))
     for operation, values in sorted(durations.items(), key=lambda item: -len(item[1])):
         values.sort()
-        stats.latency.append({
-            "operation": operation or "(other)",
-            "label": OPERATION_LABELS.get(operation, operation or "other"),
-            "count": len(values),
-            "p50_ns": percentile(values, 0.5),
-            "p95_ns": percentile(values, 0.95),
-            "max_ns": values[-1],
-        })
+        stats.latency.append(
+            {
+                "operation": operation or "(other)",
+                "label": OPERATION_LABELS.get(operation, operation or "other"),
+                "count": len(values),
+                "p50_ns": percentile(values, 0.5),
+                "p95_ns": percentile(values, 0.95),
+                "max_ns": values[-1],
+            }
+        )
     return stats

@@ -56,7 +56,9 @@ def with_child_counts(spans):
         (row["trace_id"], row["parent_span_id"]): row["n"]
         for row in Span.objects.filter(
             trace_id__in={span.trace_id for span in spans}, parent_span_id__in={span.span_id for span in spans}
-        ).values("trace_id", "parent_span_id").annotate(n=Count("pk"))
+        )
+        .values("trace_id", "parent_span_id")
+        .annotate(n=Count("pk"))
     }
     for span in spans:
         span.child_count = counts.get((span.trace_id, span.span_id), 0)

@@ -60,6 +60,7 @@ def ingest_traces(request):
 
 # ---- pages: the run page's trace panel, a span's detail, a project's traces ----
 
+
 def _position(request, name):
     """A (start_time_ns, pk) position from ?name=<start>:<pk>, or None; 404 if malformed."""
     value = request.GET.get(name)
@@ -107,7 +108,11 @@ def span_detail(request, pk):
         message = Message.objects.filter(run_id=span.run_id, msg_id=agent.message_id).select_related("reply").first()
         reply = message.reply if message else None
     context = {
-        "span": span, "inputs": inputs, "outputs": outputs, "reply": reply, "parent": tree.parent_of(span),
+        "span": span,
+        "inputs": inputs,
+        "outputs": outputs,
+        "reply": reply,
+        "parent": tree.parent_of(span),
         "ancestors": " ".join(ancestor.span_id for ancestor in tree.ancestors(span)),
         "exceptions": [event for event in span.events if event.get("name") == "exception"],
     }
@@ -120,8 +125,10 @@ def reply_spans(request, run_id, reply_pk):
     reply = get_object_or_404(Reply, run_id=run_id, pk=reply_pk)
     message_ids = Message.objects.filter(reply=reply).values("msg_id")
     span = (
-        Span.objects.filter(run_id=run_id, message_id__in=message_ids).select_related("run__project", "project")
-        .order_by("start_time_ns").first()
+        Span.objects.filter(run_id=run_id, message_id__in=message_ids)
+        .select_related("run__project", "project")
+        .order_by("start_time_ns")
+        .first()
     )
     if span is None:
         return HttpResponse(
@@ -143,8 +150,11 @@ def project_traces(request, project_name):
     traces = filters.apply(Trace.objects.filter(project=project).select_related("run"))
     page = Paginator(traces.order_by("-start_time_ns", "-pk"), TRACES_PER_PAGE).get_page(request.GET.get("page"))
     models = (
-        Span.objects.filter(project=project).exclude(model="").values_list("model", flat=True)
-        .order_by("model").distinct()[:200]
+        Span.objects.filter(project=project)
+        .exclude(model="")
+        .values_list("model", flat=True)
+        .order_by("model")
+        .distinct()[:200]
     )
     context = {"project": project, "page": page, "filters": filters, "models": models}
     if request.htmx and request.htmx.target == "trace-table":
@@ -160,8 +170,11 @@ def trace_page(request, project_name, trace_id):
         raise Http404("No such trace in this project")
     before = _position(request, "before")
     roots, more = tree.latest_roots(Q(trace_id=trace.trace_id), before)
-    context = {"trace": trace, "project": trace.project,
-               **_span_page_context(roots, more, reverse("trace", args=[project_name, trace_id]))}
+    context = {
+        "trace": trace,
+        "project": trace.project,
+        **_span_page_context(roots, more, reverse("trace", args=[project_name, trace_id])),
+    }
     if before is not None:
         return render(request, "traces/trace_tree.html#root-rows", context)
     context["window"] = (trace.start_time_ns, trace.end_time_ns)

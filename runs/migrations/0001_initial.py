@@ -6,110 +6,157 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.CharField(max_length=255, primary_key=True, serialize=False)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('waiting', 'Waiting for input'), ('finished', 'Finished'), ('error', 'Error')], default='running', max_length=16)),
-                ('pid', models.BigIntegerField(blank=True, null=True)),
-                ('run_dir', models.TextField(blank=True)),
-                ('client_timestamp', models.CharField(blank=True, max_length=64)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_activity_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('agent_sockets', models.PositiveIntegerField(default=0)),
-                ('agent_left_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='projects.project')),
+                ("id", models.CharField(max_length=255, primary_key=True, serialize=False)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("waiting", "Waiting for input"),
+                            ("finished", "Finished"),
+                            ("error", "Error"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("pid", models.BigIntegerField(blank=True, null=True)),
+                ("run_dir", models.TextField(blank=True)),
+                ("client_timestamp", models.CharField(blank=True, max_length=64)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_activity_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("agent_sockets", models.PositiveIntegerField(default=0)),
+                ("agent_left_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="projects.project"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Reply',
+            name="Reply",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reply_id', models.CharField(max_length=255)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('role', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='replies', to='runs.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reply_id", models.CharField(max_length=255)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("role", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="replies", to="runs.run"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'replies',
+                "verbose_name_plural": "replies",
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('msg_id', models.CharField(max_length=255)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('role', models.CharField(blank=True, max_length=64)),
-                ('content', models.JSONField(default=list)),
-                ('metadata', models.JSONField(blank=True, null=True)),
-                ('client_timestamp', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reply', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='runs.reply')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='runs.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("msg_id", models.CharField(max_length=255)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("role", models.CharField(blank=True, max_length=64)),
+                ("content", models.JSONField(default=list)),
+                ("metadata", models.JSONField(blank=True, null=True)),
+                ("client_timestamp", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "reply",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="messages", to="runs.reply"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="messages", to="runs.run"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='InputRequest',
+            name="InputRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('request_id', models.CharField(max_length=255, unique=True)),
-                ('agent_id', models.CharField(blank=True, max_length=255)),
-                ('agent_name', models.CharField(blank=True, max_length=255)),
-                ('structured_input', models.JSONField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('answered', 'Answered, not yet delivered'), ('delivered', 'Delivered')], default='pending', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('answered_at', models.DateTimeField(blank=True, null=True)),
-                ('answered_by', models.CharField(blank=True, max_length=255)),
-                ('answer_blocks', models.JSONField(blank=True, null=True)),
-                ('answer_structured', models.JSONField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='input_requests', to='runs.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("request_id", models.CharField(max_length=255, unique=True)),
+                ("agent_id", models.CharField(blank=True, max_length=255)),
+                ("agent_name", models.CharField(blank=True, max_length=255)),
+                ("structured_input", models.JSONField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("answered", "Answered, not yet delivered"),
+                            ("delivered", "Delivered"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("answered_at", models.DateTimeField(blank=True, null=True)),
+                ("answered_by", models.CharField(blank=True, max_length=255)),
+                ("answer_blocks", models.JSONField(blank=True, null=True)),
+                ("answer_structured", models.JSONField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="input_requests", to="runs.run"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['project', '-started_at'], name='run_project_newest_idx'),
+            model_name="run",
+            index=models.Index(fields=["project", "-started_at"], name="run_project_newest_idx"),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['status', 'project'], name='run_status_project_idx'),
+            model_name="run",
+            index=models.Index(fields=["status", "project"], name="run_status_project_idx"),
         ),
         migrations.AddIndex(
-            model_name='reply',
-            index=models.Index(fields=['run', '-id'], name='reply_run_newest_idx'),
+            model_name="reply",
+            index=models.Index(fields=["run", "-id"], name="reply_run_newest_idx"),
         ),
         migrations.AddConstraint(
-            model_name='reply',
-            constraint=models.UniqueConstraint(fields=('run', 'reply_id'), name='reply_unique_per_run'),
+            model_name="reply",
+            constraint=models.UniqueConstraint(fields=("run", "reply_id"), name="reply_unique_per_run"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['reply', 'id'], name='message_reply_order_idx'),
+            model_name="message",
+            index=models.Index(fields=["reply", "id"], name="message_reply_order_idx"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['run', '-id'], name='message_run_newest_idx'),
+            model_name="message",
+            index=models.Index(fields=["run", "-id"], name="message_run_newest_idx"),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(fields=('run', 'msg_id'), name='message_unique_per_run'),
+            model_name="message",
+            constraint=models.UniqueConstraint(fields=("run", "msg_id"), name="message_unique_per_run"),
         ),
         migrations.AddIndex(
-            model_name='inputrequest',
-            index=models.Index(fields=['run', 'status'], name='input_run_status_idx'),
+            model_name="inputrequest",
+            index=models.Index(fields=["run", "status"], name="input_run_status_idx"),
         ),
     ]

@@ -8,8 +8,7 @@ media URLs must be http(s).
 import hashlib
 import json
 import zlib
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import nh3
@@ -31,8 +30,33 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typograp
     ["table", "strikethrough"]
 )
 _ALLOWED_TAGS = {
-    "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
-    "h1", "h2", "h3", "h4", "h5", "h6", "a", "img", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "hr",
+    "em",
+    "strong",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
 _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"}}
 _URL_SCHEMES = {"http", "https", "mailto"}
@@ -61,7 +85,9 @@ def markdown(text):
         text = json.dumps(text, ensure_ascii=False)
     note = ""
     if len(text) > MAX_TEXT_CHARS:
-        note = f'<p class="cut">… {len(text) - MAX_TEXT_CHARS:,} more characters (click the message for its full JSON)</p>'
+        note = (
+            f'<p class="cut">… {len(text) - MAX_TEXT_CHARS:,} more characters (click the message for its full JSON)</p>'
+        )
         text = text[:MAX_TEXT_CHARS]
     return mark_safe(sanitize_html(_markdown.render(text)) + note)
 
@@ -163,14 +189,14 @@ def ns_ms(nanoseconds):
 @register.filter
 def ns_time(nanoseconds):
     """A span time as a UTC datetime (what `|date` formats)."""
-    return datetime.fromtimestamp(int(nanoseconds) // 1000 / 1e6, tz=dt_timezone.utc)
+    return datetime.fromtimestamp(int(nanoseconds) // 1000 / 1e6, tz=UTC)
 
 
 @register.filter
 def ns_iso(nanoseconds):
     """A span time exactly, to the nanosecond, in UTC."""
     seconds, rest = divmod(int(nanoseconds), 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=dt_timezone.utc).strftime("%Y-%m-%d %H:%M:%S") + f".{rest:09d} UTC"
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S") + f".{rest:09d} UTC"
 
 
 @register.filter

@@ -17,29 +17,61 @@ def call(client, procedure, body, path=None):
 
 
 def run_body(run_id="run-1", project="Project", **fields):
-    return {"id": run_id, "project": project, "name": "fake_run", "timestamp": "2026-11-23 18:49:34.683",
-            "pid": 20663, "status": "running", "run_dir": "", **fields}
+    return {
+        "id": run_id,
+        "project": project,
+        "name": "fake_run",
+        "timestamp": "2026-11-23 18:49:34.683",
+        "pid": 20663,
+        "status": "running",
+        "run_dir": "",
+        **fields,
+    }
 
 
 def msg(msg_id=None, content="Hello", name="Friday", role="assistant", **fields):
-    return {"id": msg_id or new_id("msg"), "name": name, "role": role, "content": content, "metadata": {},
-            "timestamp": "2026-11-23 18:49:36.145", **fields}
+    return {
+        "id": msg_id or new_id("msg"),
+        "name": name,
+        "role": role,
+        "content": content,
+        "metadata": {},
+        "timestamp": "2026-11-23 18:49:36.145",
+        **fields,
+    }
 
 
 def push_body(message=None, run_id="run-1", reply_id="reply-1", **fields):
     message = message or msg()
-    return {"runId": run_id, "replyId": reply_id, "replyName": message["name"], "replyRole": message["role"],
-            "msg": message, **fields}
+    return {
+        "runId": run_id,
+        "replyId": reply_id,
+        "replyName": message["name"],
+        "replyRole": message["role"],
+        "msg": message,
+        **fields,
+    }
 
 
 def legacy_push_body(message, run_id="run-1", reply_id="reply-1"):
     """agentscope 1.0.0 - 1.0.8: name/role instead of replyName/replyRole, metadata null."""
-    return {"runId": run_id, "replyId": reply_id, "name": message["name"], "role": message["role"],
-            "msg": {**message, "metadata": None}}
+    return {
+        "runId": run_id,
+        "replyId": reply_id,
+        "name": message["name"],
+        "role": message["role"],
+        "msg": {**message, "metadata": None},
+    }
 
 
 def input_body(request_id="q-1", run_id="run-1", schema=None):
-    return {"requestId": request_id, "runId": run_id, "agentId": "agent-1", "agentName": "user", "structuredInput": schema}
+    return {
+        "requestId": request_id,
+        "runId": run_id,
+        "agentId": "agent-1",
+        "agentName": "user",
+        "structuredInput": schema,
+    }
 
 
 def reply_body(reply_id="reply-1", run_id="run-1", **fields):

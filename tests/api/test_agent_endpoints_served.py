@@ -17,8 +17,9 @@ pytestmark = pytest.mark.e2e
 
 def new_run(studio, path="/trpc/registerRun"):
     run_id = "http-" + uuid.uuid4().hex[:12]
-    response = requests.post(studio.url + path, json={"id": run_id, "project": "HttpProject"}, allow_redirects=False,
-                             timeout=10)
+    response = requests.post(
+        studio.url + path, json={"id": run_id, "project": "HttpProject"}, allow_redirects=False, timeout=10
+    )
     return run_id, response
 
 
@@ -48,32 +49,53 @@ def test_a_studio_url_with_a_trailing_slash_is_served_without_redirect(studio, p
 
 def test_a_pushed_message_is_stored_through_a_double_slash_path(studio):
     run_id, _ = new_run(studio)
-    body = {"runId": run_id, "replyId": None, "replyName": "Friday", "replyRole": "assistant",
-            "msg": {"id": "m1", "name": "Friday", "role": "assistant", "content": "hi", "metadata": {},
-                    "timestamp": "2026-11-23 18:49:36.145"}}
+    body = {
+        "runId": run_id,
+        "replyId": None,
+        "replyName": "Friday",
+        "replyRole": "assistant",
+        "msg": {
+            "id": "m1",
+            "name": "Friday",
+            "role": "assistant",
+            "content": "hi",
+            "metadata": {},
+            "timestamp": "2026-11-23 18:49:36.145",
+        },
+    }
     response = requests.post(studio.url + "//trpc/pushMessage", json=body, allow_redirects=False, timeout=10)
     assert response.status_code == 200 and response.json() == {"result": {}}
     assert query(studio, "SELECT msg_id, content FROM runs_message WHERE run_id = ?", run_id) == [
-        {"msg_id": "m1", "content": '"hi"'}]
+        {"msg_id": "m1", "content": '"hi"'}
+    ]
 
 
 def test_a_host_that_is_not_allowed_is_a_400_naming_the_host_header(studio):
-    response = requests.post(studio.url + "/trpc/registerRun", json={"id": "evil-run", "project": "P"},
-                             headers={"Host": "evil.example"}, timeout=10)
+    response = requests.post(
+        studio.url + "/trpc/registerRun",
+        json={"id": "evil-run", "project": "P"},
+        headers={"Host": "evil.example"},
+        timeout=10,
+    )
     error = assert_trpc_error(response, 400, "registerRun", "ALLOWED_HOSTS")
     assert error["data"]["field"] == "Host"
     assert not query(studio, "SELECT id FROM runs_run WHERE id = 'evil-run'")
 
 
 def test_invalid_json_is_a_400_parse_error(studio):
-    response = requests.post(studio.url + "/trpc/pushMessage", data=b'{"runId":', timeout=10,
-                             headers={"Content-Type": "application/json"})
+    response = requests.post(
+        studio.url + "/trpc/pushMessage", data=b'{"runId":', timeout=10, headers={"Content-Type": "application/json"}
+    )
     assert assert_trpc_error(response, 400, "pushMessage", "Invalid JSON")["code"] == -32700
 
 
 def test_json_nested_too_deeply_is_a_400_not_a_crash(studio):
-    response = requests.post(studio.url + "/trpc/pushMessage", data="[" * 100_000 + "]" * 100_000, timeout=10,
-                             headers={"Content-Type": "application/json"})
+    response = requests.post(
+        studio.url + "/trpc/pushMessage",
+        data="[" * 100_000 + "]" * 100_000,
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
     assert_trpc_error(response, 400, "pushMessage", "nested too deeply")
 
 
@@ -102,12 +124,20 @@ def test_a_body_over_the_configured_limit_is_a_413(tmp_path):
     try:
         run_id, _ = new_run(server)
         message = {"id": "m1", "name": "Friday", "role": "assistant", "metadata": {}}
-        small = requests.post(server.url + "/trpc/pushMessage", timeout=10,
-                              json={"runId": run_id, "msg": {**message, "content": "x" * 1000}})
+        small = requests.post(
+            server.url + "/trpc/pushMessage",
+            timeout=10,
+            json={"runId": run_id, "msg": {**message, "content": "x" * 1000}},
+        )
         assert small.status_code == 200
-        big = requests.post(server.url + "/trpc/pushMessage", timeout=10,
-                            json={"runId": run_id, "msg": {**message, "content": "x" * 3000}})
-        assert assert_trpc_error(big, 413, "pushMessage", "larger than 2000 bytes")["data"]["code"] == "PAYLOAD_TOO_LARGE"
+        big = requests.post(
+            server.url + "/trpc/pushMessage",
+            timeout=10,
+            json={"runId": run_id, "msg": {**message, "content": "x" * 3000}},
+        )
+        assert (
+            assert_trpc_error(big, 413, "pushMessage", "larger than 2000 bytes")["data"]["code"] == "PAYLOAD_TOO_LARGE"
+        )
         assert query(server, "SELECT content FROM runs_message") == [{"content": '"' + "x" * 1000 + '"'}]
     finally:
         server.stop()
@@ -115,9 +145,13 @@ def test_a_body_over_the_configured_limit_is_a_413(tmp_path):
 
 def test_a_chunked_body_without_content_length_is_read(studio):
     run_id = "chunked-" + uuid.uuid4().hex[:12]
-    body = ('{"id": "%s", "project": "HttpProject"}' % run_id).encode()
-    response = requests.post(studio.url + "/trpc/registerRun", data=iter([body[:10], body[10:]]),
-                             headers={"Content-Type": "application/json"}, timeout=10)
+    body = f'{{"id": "{run_id}", "project": "HttpProject"}}'.encode()
+    response = requests.post(
+        studio.url + "/trpc/registerRun",
+        data=iter([body[:10], body[10:]]),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert response.request.headers.get("Transfer-Encoding") == "chunked"
     assert response.status_code == 200, response.text
     assert query(studio, "SELECT id FROM runs_run WHERE id = ?", run_id) == [{"id": run_id}]

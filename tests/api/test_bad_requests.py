@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import override_settings
 
-from runs.models import InputRequest, Message, Reply, Run
+from runs.models import InputRequest, Message, Reply
 
 from .factories import assert_error, call, input_body, msg, push_body, register, reply_body, run_body
 
@@ -36,8 +36,11 @@ def test_invalid_json_is_a_400_parse_error(client, procedure):
     assert nothing_stored()
 
 
-@pytest.mark.parametrize("body", [b"\xff\xfe{}", b'{"id": NaN, "project": "P"}', b'{"a": 1} trailing'],
-                         ids=["not utf-8", "NaN", "trailing garbage"])
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe{}", b'{"id": NaN, "project": "P"}', b'{"a": 1} trailing'],
+    ids=["not utf-8", "NaN", "trailing garbage"],
+)
 def test_bodies_that_are_not_strict_json_are_a_400_parse_error(client, body):
     assert_error(call(client, "registerRun", body), 400, "registerRun", says="Invalid JSON")
 
@@ -55,8 +58,16 @@ def test_an_empty_body_is_a_400_naming_a_missing_field(client, procedure):
 
 
 @pytest.mark.parametrize("procedure", PROCEDURES)
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                                          "application/octet-stream", "application/xml"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/octet-stream",
+        "application/xml",
+    ],
+)
 def test_a_body_that_is_not_declared_json_is_a_415_saying_so(client, procedure, content_type):
     body = json.dumps(VALID_BODIES[procedure])
     response = client.generic("POST", f"/trpc/{procedure}", body, content_type=content_type)
@@ -95,7 +106,7 @@ def test_json_nested_too_deeply_for_python_is_a_400_not_a_crash(client, procedur
 
 def test_content_nested_too_deeply_to_store_is_a_400_not_a_crash(client):
     nested = "[" * 990 + "]" * 990
-    body = '{"runId": "run-1", "msg": {"id": "m1", "content": [{"type": "x", "v": %s}]}}' % nested
+    body = f'{{"runId": "run-1", "msg": {{"id": "m1", "content": [{{"type": "x", "v": {nested}}}]}}}}'
     assert_error(call(client, "pushMessage", body), 400, "pushMessage", says="nested too deeply")
     assert nothing_stored()
 
@@ -108,8 +119,15 @@ def test_other_methods_are_a_405_saying_use_post(client, procedure, method):
     assert error["data"]["code"] == "METHOD_NOT_SUPPORTED"
 
 
-@pytest.mark.parametrize("path, procedure", [("/trpc/nope", "nope"), ("/trpc/", ""), ("/trpc/pushmessage", "pushmessage"),
-                                             ("/trpc/pushMessage.batch", "pushMessage.batch")])
+@pytest.mark.parametrize(
+    "path, procedure",
+    [
+        ("/trpc/nope", "nope"),
+        ("/trpc/", ""),
+        ("/trpc/pushmessage", "pushmessage"),
+        ("/trpc/pushMessage.batch", "pushMessage.batch"),
+    ],
+)
 def test_an_unknown_procedure_is_a_404_naming_it(client, path, procedure):
     response = call(client, None, VALID_BODIES["pushMessage"], path=path)
     error = assert_error(response, 404, procedure, says=f"No procedure '{procedure}'")
@@ -125,14 +143,31 @@ def test_an_unknown_procedure_behind_a_double_slash_is_a_404_too(client):
 @pytest.mark.parametrize("procedure", PROCEDURES)
 def test_every_procedure_answers_a_double_slash_path_without_redirect(client, procedure):
     body = json.dumps(VALID_BODIES[procedure])
-    response = client.generic("POST", f"/trpc/{procedure}", body, content_type="application/json",
-                              PATH_INFO=f"//trpc/{procedure}")
+    response = client.generic(
+        "POST", f"/trpc/{procedure}", body, content_type="application/json", PATH_INFO=f"//trpc/{procedure}"
+    )
     assert response.status_code == 200 and response.json() == {"result": {}}
 
 
 # Values a buggy or hostile client could put anywhere.
-GARBAGE = [None, 0, -1, 2**64, 1.5, True, "", "x", "\x00", "\ud800", [], [None], {}, {"type": None},
-           {"type": "text"}, "x" * 70_000]
+GARBAGE = [
+    None,
+    0,
+    -1,
+    2**64,
+    1.5,
+    True,
+    "",
+    "x",
+    "\x00",
+    "\ud800",
+    [],
+    [None],
+    {},
+    {"type": None},
+    {"type": "text"},
+    "x" * 70_000,
+]
 
 
 def bodies_with_garbage():
@@ -148,8 +183,16 @@ def bodies_with_garbage():
     for key in ["type", "text", "source", "output", "input", "id"]:
         for value in GARBAGE:
             for block_type in ["text", "image", "tool_use", "tool_result"]:
-                block = {"type": block_type, "text": "t", "source": {"type": "url", "url": "u"}, "id": "c",
-                         "name": "f", "input": {}, "output": "o", key: value}
+                block = {
+                    "type": block_type,
+                    "text": "t",
+                    "source": {"type": "url", "url": "u"},
+                    "id": "c",
+                    "name": "f",
+                    "input": {},
+                    "output": "o",
+                    key: value,
+                }
                 yield "pushMessage", {**VALID_BODIES["pushMessage"], "msg": {**message, "content": [block]}}
 
 
@@ -174,7 +217,7 @@ def test_a_lone_surrogate_in_a_text_field_is_stored_as_the_replacement_character
 
 def test_characters_outside_the_basic_plane_are_text_like_any_other(client):
     # "\ud83d\ude00" in JSON is one character, U+1F600, not two surrogates.
-    body = json.dumps(push_body(msg("m1", "hi", name="Fri\U0001F600day"), replyName="Fri\U0001F600day"))
+    body = json.dumps(push_body(msg("m1", "hi", name="Fri\U0001f600day"), replyName="Fri\U0001f600day"))
     assert call(client, "pushMessage", body).status_code == 200
-    assert Reply.objects.get().name == "Fri\U0001F600day"
-    assert Message.objects.get().name == "Fri\U0001F600day"
+    assert Reply.objects.get().name == "Fri\U0001f600day"
+    assert Message.objects.get().name == "Fri\U0001f600day"

@@ -12,8 +12,6 @@ import pytest
 
 from runs.models import InputRequest, Message, Reply, Run
 
-from .factories import call
-
 pytestmark = pytest.mark.django_db
 
 CAPTURES = Path(__file__).parents[1] / "captures"
@@ -50,7 +48,9 @@ def expected_replies(calls):
     return replies
 
 
-@pytest.mark.parametrize("capture", ["agentscope-1.0.21-stream.jsonl", "agentscope-1.0.21.jsonl", "agentscope-1.0.8.jsonl"])
+@pytest.mark.parametrize(
+    "capture", ["agentscope-1.0.21-stream.jsonl", "agentscope-1.0.21.jsonl", "agentscope-1.0.8.jsonl"]
+)
 def test_a_captured_session_is_stored_as_the_client_meant_it(client, capture):
     calls = replay(client, capture)
     [registered] = [r["body"] for r in calls if r["path"].endswith("/registerRun")]
@@ -86,12 +86,31 @@ def test_the_streamed_react_reply_is_one_reply_with_its_final_text_and_no_duplic
     friday = Reply.objects.get(name="Friday")
     texts = [(m.name, m.content) for m in friday.messages.order_by("id")]
     assert texts == [
-        ("Friday", [{"type": "thinking", "thinking": "I should call the weather tool."},
-                    {"type": "text", "text": "Let me check the weather."},
-                    {"type": "tool_use", "id": "call_0001", "name": "get_weather", "input": {"city": "Paris"},
-                     "raw_input": "{\"city\": \"Paris\"}"}]),
-        ("system", [{"type": "tool_result", "id": "call_0001", "name": "get_weather",
-                     "output": [{"type": "text", "text": "Paris: sunny, 25°C"}]}]),
+        (
+            "Friday",
+            [
+                {"type": "thinking", "thinking": "I should call the weather tool."},
+                {"type": "text", "text": "Let me check the weather."},
+                {
+                    "type": "tool_use",
+                    "id": "call_0001",
+                    "name": "get_weather",
+                    "input": {"city": "Paris"},
+                    "raw_input": '{"city": "Paris"}',
+                },
+            ],
+        ),
+        (
+            "system",
+            [
+                {
+                    "type": "tool_result",
+                    "id": "call_0001",
+                    "name": "get_weather",
+                    "output": [{"type": "text", "text": "Paris: sunny, 25°C"}],
+                }
+            ],
+        ),
         ("Friday", [{"type": "text", "text": "It is sunny in Paris, 25°C."}]),
     ]
     assert Reply.objects.count() == 4 and Message.objects.count() == 8
@@ -102,7 +121,9 @@ def test_the_legacy_1_0_8_session_keeps_null_metadata_and_its_broken_timestamp(c
     replay(client, "agentscope-1.0.8.jsonl")
     run = Run.objects.get()
     assert run.client_timestamp == "184945_PHsB"
-    assert Message.objects.get(run=run, content=[{"type": "text", "text": "It is sunny in Paris, 25°C."}]).metadata is None
+    assert (
+        Message.objects.get(run=run, content=[{"type": "text", "text": "It is sunny in Paris, 25°C."}]).metadata is None
+    )
     structured = Message.objects.filter(run=run, name="user").order_by("id").last()
     assert structured.metadata == {"confirm": True, "count": 3}
 

@@ -33,21 +33,40 @@ VALID = {
     "thinking": [{"type": "thinking", "thinking": "Let me think."}],
     "image from base64": [{"type": "image", "source": BASE64}],
     "image from url": [{"type": "image", "source": URL}],
-    "audio from base64": [{"type": "audio", "source": {"type": "base64", "media_type": "audio/wav", "data": "UklGRg=="}}],
+    "audio from base64": [
+        {"type": "audio", "source": {"type": "base64", "media_type": "audio/wav", "data": "UklGRg=="}}
+    ],
     "audio from url": [{"type": "audio", "source": {"type": "url", "url": "https://example.com/a.wav"}}],
     "video from base64": [{"type": "video", "source": {"type": "base64", "media_type": "video/mp4", "data": "AAAA"}}],
     "video from url": [{"type": "video", "source": {"type": "url", "url": "file:///tmp/v.mp4"}}],
-    "tool_use with raw_input": [{"type": "tool_use", "id": "call_0001", "name": "get_weather",
-                                 "input": {"city": "Paris"}, "raw_input": "{\"city\": \"Paris\"}"}],
+    "tool_use with raw_input": [
+        {
+            "type": "tool_use",
+            "id": "call_0001",
+            "name": "get_weather",
+            "input": {"city": "Paris"},
+            "raw_input": '{"city": "Paris"}',
+        }
+    ],
     "tool_use with empty input": [{"type": "tool_use", "id": "c", "name": "now", "input": {}}],
     "tool_result with string output": [{"type": "tool_result", "id": "c", "name": "now", "output": "12:00"}],
-    "tool_result with block output": [{"type": "tool_result", "id": "call_0001", "name": "get_weather", "output": [
-        {"type": "text", "text": "Paris: sunny, 25°C"}, {"type": "image", "source": URL}]}],
+    "tool_result with block output": [
+        {
+            "type": "tool_result",
+            "id": "call_0001",
+            "name": "get_weather",
+            "output": [{"type": "text", "text": "Paris: sunny, 25°C"}, {"type": "image", "source": URL}],
+        }
+    ],
     "tool_result with empty output": [{"type": "tool_result", "id": "c", "name": "noop", "output": []}],
     "an unknown block type": [{"type": "hologram", "frames": [1, 2, 3]}],
-    "an unknown block in a tool result": [{"type": "tool_result", "id": "c", "name": "x", "output": [{"type": "hologram"}]}],
-    "extra keys on known blocks": [{"type": "text", "text": "hi", "citations": [{"url": "u"}]},
-                                   {"type": "image", "source": {**URL, "detail": "high"}, "alt": "a cat"}],
+    "an unknown block in a tool result": [
+        {"type": "tool_result", "id": "c", "name": "x", "output": [{"type": "hologram"}]}
+    ],
+    "extra keys on known blocks": [
+        {"type": "text", "text": "hi", "citations": [{"url": "u"}]},
+        {"type": "image", "source": {**URL, "detail": "high"}, "alt": "a cat"},
+    ],
     "all kinds in one message": [
         {"type": "thinking", "thinking": "I should call the weather tool."},
         {"type": "text", "text": "Let me check the weather."},
@@ -82,20 +101,35 @@ INVALID = {
     "text that is not a string": ([{"type": "text", "text": 5}], "msg.content[0].text", "is not of type 'string'"),
     "thinking without thinking": ([{"type": "thinking", "text": "x"}], "msg.content[0]", "'thinking'"),
     "image without source": ([{"type": "image", "url": "x"}], "msg.content[0]", "'source'"),
-    "image with an unknown source type": ([{"type": "image", "source": {"type": "ftp", "url": "x"}}],
-                                          "msg.content[0].source", "base64"),
-    "base64 without data": ([{"type": "image", "source": {"type": "base64", "media_type": "image/png"}}],
-                            "msg.content[0].source", "base64"),
+    "image with an unknown source type": (
+        [{"type": "image", "source": {"type": "ftp", "url": "x"}}],
+        "msg.content[0].source",
+        "base64",
+    ),
+    "base64 without data": (
+        [{"type": "image", "source": {"type": "base64", "media_type": "image/png"}}],
+        "msg.content[0].source",
+        "base64",
+    ),
     "url without url": ([{"type": "audio", "source": {"type": "url"}}], "msg.content[0].source", "url"),
     "a source that is a string": ([{"type": "video", "source": "https://x"}], "msg.content[0].source", None),
     "tool_use without id": ([{"type": "tool_use", "name": "f", "input": {}}], "msg.content[0]", "'id'"),
-    "tool_use with string input": ([{"type": "tool_use", "id": "c", "name": "f", "input": "{}"}],
-                                   "msg.content[0].input", "'object'"),
+    "tool_use with string input": (
+        [{"type": "tool_use", "id": "c", "name": "f", "input": "{}"}],
+        "msg.content[0].input",
+        "'object'",
+    ),
     "tool_result without output": ([{"type": "tool_result", "id": "c", "name": "f"}], "msg.content[0]", "'output'"),
-    "tool_result with a number as output": ([{"type": "tool_result", "id": "c", "name": "f", "output": 3}],
-                                            "msg.content[0].output", None),
-    "a bad block inside a tool result": ([{"type": "tool_result", "id": "c", "name": "f", "output": [
-        {"type": "text", "text": "ok"}, {"type": "text"}]}], "msg.content[0].output[1]", "'text'"),
+    "tool_result with a number as output": (
+        [{"type": "tool_result", "id": "c", "name": "f", "output": 3}],
+        "msg.content[0].output",
+        None,
+    ),
+    "a bad block inside a tool result": (
+        [{"type": "tool_result", "id": "c", "name": "f", "output": [{"type": "text", "text": "ok"}, {"type": "text"}]}],
+        "msg.content[0].output[1]",
+        "'text'",
+    ),
     "the second block bad": ([{"type": "text", "text": "ok"}, {"type": "thinking"}], "msg.content[1]", "'thinking'"),
 }
 

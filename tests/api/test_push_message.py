@@ -60,8 +60,15 @@ def test_messages_with_the_same_reply_id_are_one_reply_in_the_order_they_came(cl
 
 def test_a_tool_result_named_system_stays_in_the_agents_reply(client, run):
     push(client, msg("m1", "call"), reply_id="r1")
-    call(client, "pushMessage", {**push_body(msg("m2", "result", name="system", role="system"), reply_id="r1"),
-                                 "replyName": "Friday", "replyRole": "assistant"})
+    call(
+        client,
+        "pushMessage",
+        {
+            **push_body(msg("m2", "result", name="system", role="system"), reply_id="r1"),
+            "replyName": "Friday",
+            "replyRole": "assistant",
+        },
+    )
     reply = Reply.objects.get(reply_id="r1")
     assert (reply.name, reply.role) == ("Friday", "assistant")
     assert reply.messages.get(msg_id="m2").name == "system"
@@ -95,7 +102,9 @@ def test_the_legacy_fields_of_agentscope_1_0_8_name_the_reply(client, run):
 
 
 def test_without_any_reply_name_or_role_the_messages_own_are_used(client, run):
-    response = call(client, "pushMessage", {"runId": "run-1", "replyId": "r1", "msg": msg("m1", name="Ada", role="user")})
+    response = call(
+        client, "pushMessage", {"runId": "run-1", "replyId": "r1", "msg": msg("m1", name="Ada", role="user")}
+    )
     assert response.status_code == 200
     reply = Reply.objects.get(reply_id="r1")
     assert (reply.name, reply.role) == ("Ada", "user")

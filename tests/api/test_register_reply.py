@@ -58,8 +58,13 @@ def test_a_missing_required_key_is_a_400_naming_it(client, field):
 
 @pytest.mark.parametrize(
     "change, field",
-    [({"replyId": None}, "replyId"), ({"replyId": ""}, "replyId"), ({"replyName": {}}, "replyName"),
-     ({"replyRole": [1]}, "replyRole"), ({"runId": 3.5}, None)],
+    [
+        ({"replyId": None}, "replyId"),
+        ({"replyId": ""}, "replyId"),
+        ({"replyName": {}}, "replyName"),
+        ({"replyRole": [1]}, "replyRole"),
+        ({"runId": 3.5}, None),
+    ],
 )
 def test_wrong_types_are_a_400_naming_the_field(client, change, field):
     response = call(client, "registerReply", {**reply_body(), **change})

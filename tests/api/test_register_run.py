@@ -19,7 +19,12 @@ def test_it_creates_the_run_and_its_project_and_answers_the_trpc_success_envelop
     assert response.json() == {"result": {}}
     run = Run.objects.get(pk="run-1")
     assert run.project.name == "FakeProject"
-    assert (run.name, run.pid, run.status, run.client_timestamp) == ("fake_run", 20663, "running", "2026-11-23 18:49:34.683")
+    assert (run.name, run.pid, run.status, run.client_timestamp) == (
+        "fake_run",
+        20663,
+        "running",
+        "2026-11-23 18:49:34.683",
+    )
     assert run.started_at and run.finished_at is None
 
 
@@ -72,8 +77,13 @@ def test_run_ids_with_slashes_and_any_character_are_stored_as_sent(client):
 
 def test_a_trailing_slash_in_studio_url_gives_a_double_slash_path_that_is_accepted_without_redirect(client):
     # The test client would read "//trpc" as a host name: give the server the path itself.
-    response = client.generic("POST", "/trpc/registerRun", json.dumps(run_body("run-1")),
-                              content_type="application/json", PATH_INFO="//trpc/registerRun")
+    response = client.generic(
+        "POST",
+        "/trpc/registerRun",
+        json.dumps(run_body("run-1")),
+        content_type="application/json",
+        PATH_INFO="//trpc/registerRun",
+    )
     assert response.status_code == 200 and response.json() == {"result": {}}
     assert Run.objects.filter(pk="run-1").exists()
 

@@ -100,7 +100,9 @@ def test_wrong_types_are_a_400_naming_the_field(client, change, field, says):
 
 
 def test_a_ref_key_inside_default_or_example_data_is_no_reference(client):
-    schema = {"type": "object", "properties": {"doc": {"type": "object", "default": {"$ref": "#/nowhere"},
-                                                       "examples": [{"$ref": "x"}]}}}
+    schema = {
+        "type": "object",
+        "properties": {"doc": {"type": "object", "default": {"$ref": "#/nowhere"}, "examples": [{"$ref": "x"}]}},
+    }
     response = call(client, "requestUserInput", input_body("q-data", schema=schema))
     assert response.status_code == 200, response.content

@@ -23,8 +23,11 @@ def streaming_agent(studio, tmp_path):
 
     agent = Agent()
     agent.project, agent.run_id = project, run_id
-    agent.start = lambda: setattr(agent, "process", start_agent(
-        "1.0.21", "dashboard_stream.py", studio.url, run_id, str(go_file), env={"STUDIO_PROJECT": project}))
+    agent.start = lambda: setattr(
+        agent,
+        "process",
+        start_agent("1.0.21", "dashboard_stream.py", studio.url, run_id, str(go_file), env={"STUDIO_PROJECT": project}),
+    )
     agent.go = go_file.touch
     agent.process = None
     yield agent
@@ -63,10 +66,13 @@ def test_a_run_written_by_the_real_client_appears_and_fills_up_live(studio, page
     agent.go()
     page.locator(".message", has_text="Done: sunny").wait_for(timeout=30_000)
     # The details panel counts the run a moment after the last message (at most about a second).
-    page.wait_for_function(r"""() => {
+    page.wait_for_function(
+        r"""() => {
         const facts = document.querySelector('#run-details').innerText;
         return /Replies\s+1\n/.test(facts) && /Messages\s+4\n/.test(facts) && /Tool calls\s+1$/.test(facts);
-    }""", timeout=5_000)
+    }""",
+        timeout=5_000,
+    )
     screenshot(page, "run-page-live")
 
     seen = page.evaluate("window.seenTexts")
@@ -117,7 +123,9 @@ def test_a_run_written_by_the_real_client_appears_and_fills_up_live(studio, page
 def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
     names = [f"Searchable {uuid.uuid4().hex[:6]}", f"Other {uuid.uuid4().hex[:6]}"]
     for name in names:
-        studio.post("registerRun", {"id": uuid.uuid4().hex, "project": name, "name": "r", "pid": 1, "status": "running"})
+        studio.post(
+            "registerRun", {"id": uuid.uuid4().hex, "project": name, "name": "r", "pid": 1, "status": "running"}
+        )
     page.goto(studio.url + "/")
     page.keyboard.press("/")
     page.keyboard.type(names[0][:12])
@@ -129,9 +137,19 @@ def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
     # The filtered page keeps its rows up to date live, and takes no new project that the
     # search does not ask for (the socket was opened before the search).
     page.wait_for_selector("#live-status.on")
-    studio.post("registerRun", {"id": uuid.uuid4().hex, "project": f"Unrelated {uuid.uuid4().hex[:6]}", "name": "r",
-                                "pid": 1, "status": "running"})
-    studio.post("registerRun", {"id": uuid.uuid4().hex, "project": names[0], "name": "r2", "pid": 1, "status": "running"})
+    studio.post(
+        "registerRun",
+        {
+            "id": uuid.uuid4().hex,
+            "project": f"Unrelated {uuid.uuid4().hex[:6]}",
+            "name": "r",
+            "pid": 1,
+            "status": "running",
+        },
+    )
+    studio.post(
+        "registerRun", {"id": uuid.uuid4().hex, "project": names[0], "name": "r2", "pid": 1, "status": "running"}
+    )
     page.locator("#project-rows", has_text="2 running").wait_for()
     assert page.locator("#project-rows tr").count() == 1
 
@@ -146,15 +164,39 @@ def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
 
 def test_hostile_messages_stay_inert_in_the_browser(studio, page):
     run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": "Hostile <b>project</b>", "name": "<img src=x onerror=window.pwned=1>",
-                                "pid": 1, "status": "running"})
+    studio.post(
+        "registerRun",
+        {
+            "id": run_id,
+            "project": "Hostile <b>project</b>",
+            "name": "<img src=x onerror=window.pwned=1>",
+            "pid": 1,
+            "status": "running",
+        },
+    )
     content = [
-        {"type": "text", "text": "<script>window.pwned=1</script><img src=x onerror=window.pwned=1> [click me](javascript:window.pwned=1)"},
+        {
+            "type": "text",
+            "text": "<script>window.pwned=1</script><img src=x onerror=window.pwned=1> [click me](javascript:window.pwned=1)",
+        },
         {"type": "image", "source": {"type": "url", "url": "javascript:window.pwned=1"}},
-        {"type": "tool_use", "id": "</code><script>window.pwned=1</script>", "name": "<svg onload=window.pwned=1>", "input": {}},
+        {
+            "type": "tool_use",
+            "id": "</code><script>window.pwned=1</script>",
+            "name": "<svg onload=window.pwned=1>",
+            "input": {},
+        },
     ]
-    response = studio.post("pushMessage", {"runId": run_id, "replyId": "r", "replyName": "<i>x</i>", "replyRole": "assistant",
-                                           "msg": {"id": "m", "name": "m", "role": "assistant", "content": content, "metadata": {}}})
+    response = studio.post(
+        "pushMessage",
+        {
+            "runId": run_id,
+            "replyId": "r",
+            "replyName": "<i>x</i>",
+            "replyRole": "assistant",
+            "msg": {"id": "m", "name": "m", "role": "assistant", "content": content, "metadata": {}},
+        },
+    )
     assert response.status_code == 200
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -174,10 +216,23 @@ def test_older_replies_load_only_when_the_person_scrolls_up_and_keep_the_view(st
     session = requests.Session()
     session.post(f"{studio.url}/trpc/registerRun", json={"id": run_id, "project": project, "name": "long"})
     for n in range(70):
-        session.post(f"{studio.url}/trpc/pushMessage", json={
-            "runId": run_id, "replyId": f"r{n}", "replyName": "Friday", "replyRole": "assistant",
-            "msg": {"id": f"m{n}", "name": "Friday", "role": "assistant", "content": f"Reply number {n}",
-                    "metadata": {}, "timestamp": ""}})
+        session.post(
+            f"{studio.url}/trpc/pushMessage",
+            json={
+                "runId": run_id,
+                "replyId": f"r{n}",
+                "replyName": "Friday",
+                "replyRole": "assistant",
+                "msg": {
+                    "id": f"m{n}",
+                    "name": "Friday",
+                    "role": "assistant",
+                    "content": f"Reply number {n}",
+                    "metadata": {},
+                    "timestamp": "",
+                },
+            },
+        )
     page.goto(f"{studio.url}/projects/{project}/runs/{run_id}/")
     page.wait_for_selector("#live-status.on")
     page.wait_for_timeout(800)
@@ -187,7 +242,10 @@ def test_older_replies_load_only_when_the_person_scrolls_up_and_keep_the_view(st
 
     # Scrolling up loads the 20 before, above, without moving what the person was reading.
     page.locator("#chat").evaluate("chat => chat.scrollTop = 0")
-    page.locator("#reply-" + str(query(studio, "SELECT id FROM runs_reply WHERE run_id = ? AND reply_id = 'r49'", run_id)[0]["id"])).wait_for()
+    page.locator(
+        "#reply-"
+        + str(query(studio, "SELECT id FROM runs_reply WHERE run_id = ? AND reply_id = 'r49'", run_id)[0]["id"])
+    ).wait_for()
     page.wait_for_timeout(500)
     assert page.locator(".reply").count() == 40
     assert page.locator(".reply", has_text="Reply number 50").is_visible()
@@ -195,11 +253,22 @@ def test_older_replies_load_only_when_the_person_scrolls_up_and_keep_the_view(st
 
 
 def push(studio, run_id, n):
-    response = studio.post("pushMessage", {
-        "runId": run_id, "replyId": f"reply-{n}", "replyName": "Friday", "replyRole": "assistant",
-        "msg": {"id": f"msg-{n}", "name": "Friday", "role": "assistant", "metadata": {},
-                "content": [{"type": "text", "text": f"message {n}\n\n" + "lorem ipsum dolor " * 30}]},
-    })
+    response = studio.post(
+        "pushMessage",
+        {
+            "runId": run_id,
+            "replyId": f"reply-{n}",
+            "replyName": "Friday",
+            "replyRole": "assistant",
+            "msg": {
+                "id": f"msg-{n}",
+                "name": "Friday",
+                "role": "assistant",
+                "metadata": {},
+                "content": [{"type": "text", "text": f"message {n}\n\n" + "lorem ipsum dolor " * 30}],
+            },
+        },
+    )
     assert response.status_code == 200
 
 

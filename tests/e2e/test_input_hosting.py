@@ -7,8 +7,8 @@ import uuid
 import pytest
 import requests
 
-from tests.support.browser import screenshot
 from tests.support.agentscope_env import start_agent
+from tests.support.browser import screenshot
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import query, wait_for
 
@@ -38,7 +38,7 @@ def agents():
 def answers_of(process, count=1, timeout=60):
     """The ANSWER lines the agent printed, once it has printed `count` of them and exited."""
     output, _ = process.communicate(timeout=timeout)
-    found = [json.loads(line[len("ANSWER "):]) for line in output.splitlines() if line.startswith("ANSWER ")]
+    found = [json.loads(line[len("ANSWER ") :]) for line in output.splitlines() if line.startswith("ANSWER ")]
     assert len(found) == count, output
     return found
 
@@ -191,7 +191,9 @@ def test_the_same_request_answered_from_two_tabs_is_taken_once(studio, browser, 
 
 def test_an_answer_to_an_unknown_request_is_refused_with_a_message(studio, page):
     run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "no questions", "pid": 1, "status": "running"})
+    studio.post(
+        "registerRun", {"id": run_id, "project": PROJECT, "name": "no questions", "pid": 1, "status": "running"}
+    )
     open_run(page, studio, run_id)
     page.evaluate("() => window.studioLive.send({type: 'answer', requestId: 'nope', blocks: [], structured: null})")
     page.locator("#toast", has_text="no input request 'nope'").wait_for()
@@ -210,10 +212,17 @@ def test_an_answer_given_while_the_agent_is_disconnected_arrives_when_it_reconne
         # The request is stored before its POST's answer is back with the agent: cut only after.
         wait_for(lambda: proxy.requests_in_flight() == 0, message="the agent's calls to be answered")
         proxy.cut()
-        wait_for(lambda: query(studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0]["agent_sockets"] == 0,
-                 message="the server to see the agent gone")
-        response = requests.post(f"{studio.url}/api/runs/{agent.run_id}/inputs/{request['request_id']}/answer",
-                                 json={"blocks": [{"type": "text", "text": "while you were away"}]}, timeout=5)
+        wait_for(
+            lambda: (
+                query(studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0]["agent_sockets"] == 0
+            ),
+            message="the server to see the agent gone",
+        )
+        response = requests.post(
+            f"{studio.url}/api/runs/{agent.run_id}/inputs/{request['request_id']}/answer",
+            json={"blocks": [{"type": "text", "text": "while you were away"}]},
+            timeout=5,
+        )
         assert response.status_code == 200, response.text
         [stored] = query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?", request["request_id"])
         assert stored["status"] == "answered"  # recorded, not yet delivered
@@ -221,8 +230,15 @@ def test_an_answer_given_while_the_agent_is_disconnected_arrives_when_it_reconne
 
         [answer] = answers_of(agent)
         assert answer["text"] == "while you were away"
-        wait_for(lambda: query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?",
-                               request["request_id"])[0]["status"] == "delivered", message="the agent's ack")
+        wait_for(
+            lambda: (
+                query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?", request["request_id"])[0][
+                    "status"
+                ]
+                == "delivered"
+            ),
+            message="the agent's ack",
+        )
     finally:
         proxy.close()
 
@@ -235,12 +251,20 @@ def test_a_server_restart_keeps_the_request_and_the_reconnected_agent_gets_the_a
 
     fresh_studio.restart()
     try:
-        wait_for(lambda: query(fresh_studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0]["agent_sockets"] == 1,
-                 timeout=30, message="the agent to reconnect")
+        wait_for(
+            lambda: (
+                query(fresh_studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0]["agent_sockets"]
+                == 1
+            ),
+            timeout=30,
+            message="the agent to reconnect",
+        )
     except AssertionError:
         # agentscope's client tries to reconnect 3 times (over ~5.5-8.5 s), then gives up: its log says which.
         agent.kill()
-        raise AssertionError(f"the agent is not connected after the restart; it printed:\n{agent.communicate()[0]}") from None
+        raise AssertionError(
+            f"the agent is not connected after the restart; it printed:\n{agent.communicate()[0]}"
+        ) from None
     open_run(page, fresh_studio, agent.run_id)
     box = page.locator("[data-answer-form].active textarea")
     box.fill("after the restart")
@@ -273,9 +297,7 @@ def test_an_image_can_be_attached_and_an_oversized_file_is_refused_with_a_messag
     assert "/media/" in image.get_attribute("src")
 
 
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
-)
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC")
 
 
 # pydantic's model_json_schema() of:
@@ -283,21 +305,37 @@ PNG = base64.b64decode(
 #   class Move(BaseModel):
 #       home: Address; work: Optional[Address] = None; counts: List[conint(ge=1)] = []
 MOVE = {
-    "$defs": {"Address": {"properties": {"city": {"title": "City", "type": "string"}}, "required": ["city"],
-                          "title": "Address", "type": "object"}},
+    "$defs": {
+        "Address": {
+            "properties": {"city": {"title": "City", "type": "string"}},
+            "required": ["city"],
+            "title": "Address",
+            "type": "object",
+        }
+    },
     "properties": {
         "home": {"$ref": "#/$defs/Address"},
         "work": {"anyOf": [{"$ref": "#/$defs/Address"}, {"type": "null"}], "default": None},
         "counts": {"default": [], "items": {"minimum": 1, "type": "integer"}, "title": "Counts", "type": "array"},
     },
-    "required": ["home"], "title": "Move", "type": "object",
+    "required": ["home"],
+    "title": "Move",
+    "type": "object",
 }
 
 
 def ask(studio, run_id, agent_name, schema=None):
     request_id = uuid.uuid4().hex[:12]
-    response = studio.post("requestUserInput", {"requestId": request_id, "runId": run_id, "agentId": agent_name,
-                                                "agentName": agent_name, "structuredInput": schema})
+    response = studio.post(
+        "requestUserInput",
+        {
+            "requestId": request_id,
+            "runId": run_id,
+            "agentId": agent_name,
+            "agentName": agent_name,
+            "structuredInput": schema,
+        },
+    )
     assert response.status_code == 200, response.text
     return request_id
 
@@ -351,7 +389,11 @@ def test_a_form_labels_shared_types_by_field_leaves_optional_models_out_and_keep
     form.locator('[data-path="work.city"] input').fill("Braga")
     form.get_by_role("button", name="Send").click()
     wait_for(lambda: stored_answer(studio, request_id)[0] == "answered", message="the answer")
-    assert stored_answer(studio, request_id)[1] == {"home": {"city": "Porto"}, "work": {"city": "Braga"}, "counts": [5, 2]}
+    assert stored_answer(studio, request_id)[1] == {
+        "home": {"city": "Porto"},
+        "work": {"city": "Braga"},
+        "counts": [5, 2],
+    }
 
 
 def test_the_page_says_when_the_agent_leaves_and_comes_back_while_an_answer_is_being_written(studio, page):
@@ -376,11 +418,23 @@ def test_the_page_says_when_the_agent_leaves_and_comes_back_while_an_answer_is_b
 
 
 TEAMS = {  # class Group(BaseModel): members: List[conint(ge=1)] = [];  class Teams(BaseModel): groups: List[Group] = []
-    "$defs": {"Group": {"properties": {"members": {"default": [], "items": {"minimum": 1, "type": "integer"},
-                                                   "title": "Members", "type": "array"}},
-                        "title": "Group", "type": "object"}},
+    "$defs": {
+        "Group": {
+            "properties": {
+                "members": {
+                    "default": [],
+                    "items": {"minimum": 1, "type": "integer"},
+                    "title": "Members",
+                    "type": "array",
+                }
+            },
+            "title": "Group",
+            "type": "object",
+        }
+    },
     "properties": {"groups": {"default": [], "items": {"$ref": "#/$defs/Group"}, "title": "Groups", "type": "array"}},
-    "title": "Teams", "type": "object",
+    "title": "Teams",
+    "type": "object",
 }
 
 

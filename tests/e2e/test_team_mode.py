@@ -29,8 +29,12 @@ def database():
 
 @pytest.fixture
 def workers(database, tmp_path):
-    env = {"DATABASE_URL": database, "REDIS_URL": REDIS, "STUDIO_REDIS_PREFIX": f"test{uuid.uuid4().hex[:8]}",
-           "STUDIO_DISCONNECT_GRACE": "2"}
+    env = {
+        "DATABASE_URL": database,
+        "REDIS_URL": REDIS,
+        "STUDIO_REDIS_PREFIX": f"test{uuid.uuid4().hex[:8]}",
+        "STUDIO_DISCONNECT_GRACE": "2",
+    }
     servers = [StudioServer(tmp_path / f"worker{i}", env=dict(env), server="uvicorn") for i in range(2)]
     for server in servers:
         server.start()
@@ -48,7 +52,9 @@ def test_messages_and_answers_cross_between_workers(workers, database, page, tmp
     agent_side, person_side = workers
     run_id = uuid.uuid4().hex[:16]
     go = tmp_path / "go"
-    streamer = start_agent("1.0.21", "dashboard_stream.py", agent_side.url, run_id, str(go), env={"STUDIO_PROJECT": "Team"})
+    streamer = start_agent(
+        "1.0.21", "dashboard_stream.py", agent_side.url, run_id, str(go), env={"STUDIO_PROJECT": "Team"}
+    )
     try:
         wait_for(lambda: sql(database, "SELECT id FROM runs_run WHERE id = %s", run_id), message="the run")
         page.goto(f"{person_side.url}/projects/Team/runs/{run_id}/")
@@ -65,7 +71,9 @@ def test_messages_and_answers_cross_between_workers(workers, database, page, tmp
     asker_run = uuid.uuid4().hex[:16]
     asker = start_agent("1.0.21", "input_user.py", agent_side.url, asker_run, "plain", env={"STUDIO_PROJECT": "Team"})
     try:
-        wait_for(lambda: sql(database, "SELECT 1 FROM runs_inputrequest WHERE run_id = %s", asker_run), message="the request")
+        wait_for(
+            lambda: sql(database, "SELECT 1 FROM runs_inputrequest WHERE run_id = %s", asker_run), message="the request"
+        )
         page.goto(f"{person_side.url}/projects/Team/runs/{asker_run}/")
         box = page.locator("[data-answer-form].active textarea")
         box.fill("answered on the other worker")
@@ -75,8 +83,10 @@ def test_messages_and_answers_cross_between_workers(workers, database, page, tmp
         asker.kill()
     answers = [json.loads(line[7:]) for line in output.splitlines() if line.startswith("ANSWER ")]
     assert [a["text"] for a in answers] == ["answered on the other worker"], output
-    wait_for(lambda: sql(database, "SELECT status FROM runs_inputrequest WHERE run_id = %s", asker_run) == [("delivered",)],
-             message="the ack to come back across workers")
+    wait_for(
+        lambda: sql(database, "SELECT status FROM runs_inputrequest WHERE run_id = %s", asker_run) == [("delivered",)],
+        message="the ack to come back across workers",
+    )
 
     # The details panel's tool-call count runs on PostgreSQL's JSON functions too.
     details = page.request.get(f"{person_side.url}/runs/{run_id}/details/").text()
@@ -92,17 +102,28 @@ def test_spans_sent_to_one_worker_are_stored_on_postgresql_and_shown_by_the_othe
     page.locator("#trace-roots .span-row", has_text="agent Friday").wait_for()
     # Linked, counted and totalled by PostgreSQL's side of the raw SQL.
     assert sql(database, "SELECT count(*) FROM traces_span WHERE run_id = %s", run_id) == [(7,)]
-    assert sql(database, "SELECT span_count, input_tokens, output_tokens, has_root FROM traces_trace "
-                         "WHERE run_id = %s AND name = 'invoke_agent Friday'", run_id) == [(6, 273, 105, True)]
+    assert sql(
+        database,
+        "SELECT span_count, input_tokens, output_tokens, has_root FROM traces_trace "
+        "WHERE run_id = %s AND name = 'invoke_agent Friday'",
+        run_id,
+    ) == [(6, 273, 105, True)]
     assert "273 in · 105 out" in page.locator("#trace-stats").inner_text()
 
     # A batch of several INSERT statements, half of it already stored, on PostgreSQL's side.
     from tests.traces.bodies import capture_spans, fresh_ids, protobuf_body, with_run_id
 
-    big = [span for copy in range(25)
-           for span in with_run_id(fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), f"pg-{copy}"), run_id)]
+    big = [
+        span
+        for copy in range(25)
+        for span in with_run_id(fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), f"pg-{copy}"), run_id)
+    ]
     for part in (big[:100], big[50:]):
-        response = requests.post(f"{agent_side.url}/v1/traces", data=protobuf_body(part), timeout=30,
-                                 headers={"Content-Type": "application/x-protobuf"})
+        response = requests.post(
+            f"{agent_side.url}/v1/traces",
+            data=protobuf_body(part),
+            timeout=30,
+            headers={"Content-Type": "application/x-protobuf"},
+        )
         assert response.status_code == 200, response.text
     assert sql(database, "SELECT count(*) FROM traces_span WHERE run_id = %s", run_id) == [(7 + 200,)]

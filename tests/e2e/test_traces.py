@@ -30,10 +30,15 @@ def test_the_real_exporter_fills_the_runs_trace_view_and_statistics_match_the_mo
     project, run_id = f"Traced {uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:16]
     proxy = TcpProxy(studio.port)
     try:
-        run_traced_agent(studio, project, run_id, env={
-            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": compression,
-            "STUDIO_TRACING_URL": proxy.url + "/v1/traces",
-        })
+        run_traced_agent(
+            studio,
+            project,
+            run_id,
+            env={
+                "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": compression,
+                "STUDIO_TRACING_URL": proxy.url + "/v1/traces",
+            },
+        )
         spans = wait_for(lambda: len(spans_of(studio, run_id)) >= 7 and spans_of(studio, run_id), message="the spans")
     finally:
         proxy.close()
@@ -57,14 +62,27 @@ def test_the_real_exporter_fills_the_runs_trace_view_and_statistics_match_the_mo
 def test_a_plain_opentelemetry_program_appears_under_its_service(studio, page):
     service = f"shop-{uuid.uuid4().hex[:6]}"
     python = agentscope_python("1.0.21")  # its venv has the OpenTelemetry SDK and exporter
-    done = subprocess.run([str(python), str(AGENTS / "plain_otel.py"), service], capture_output=True, text=True,
-                          timeout=60, env={"STUDIO_URL": studio.url, "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [str(python), str(AGENTS / "plain_otel.py"), service],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"STUDIO_URL": studio.url, "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
-    traces = wait_for(lambda: query(studio, "SELECT t.* FROM traces_trace t JOIN projects_project p ON p.id = t.project_id "
-                                            "WHERE p.name = ?", service), message="the trace")
+    traces = wait_for(
+        lambda: query(
+            studio,
+            "SELECT t.* FROM traces_trace t JOIN projects_project p ON p.id = t.project_id WHERE p.name = ?",
+            service,
+        ),
+        message="the trace",
+    )
     (trace,) = traces
     assert trace["name"] == "GET /checkout" and trace["span_count"] == 3 and trace["error_count"] == 1
-    root = query(studio, "SELECT attributes FROM traces_span WHERE trace_id = ? AND parent_span_id = ''", trace["trace_id"])[0]
+    root = query(
+        studio, "SELECT attributes FROM traces_span WHERE trace_id = ? AND parent_span_id = ''", trace["trace_id"]
+    )[0]
     attributes = json.loads(root["attributes"])
     assert attributes["retry.enabled"] is True and attributes["cart.items"] == [3, 5, 8]
     listing = requests.get(f"{studio.url}/projects/{service}/traces/")
@@ -119,8 +137,18 @@ def test_a_person_opens_the_trace_view_expands_the_tree_and_reads_an_exception(s
 
 def test_spans_appear_live_on_an_open_run_page(studio, page):
     project, run_id = f"Live traces {uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:16]
-    requests.post(f"{studio.url}/trpc/registerRun", json={"id": run_id, "project": project, "name": "live",
-                                                          "timestamp": "", "pid": 1, "status": "running", "run_dir": ""})
+    requests.post(
+        f"{studio.url}/trpc/registerRun",
+        json={
+            "id": run_id,
+            "project": project,
+            "name": "live",
+            "timestamp": "",
+            "pid": 1,
+            "status": "running",
+            "run_dir": "",
+        },
+    )
     page.goto(f"{studio.url}/projects/{project}/runs/{run_id}/")
     page.wait_for_selector("#live-status.on")
     page.wait_for_selector("#trace-empty")
@@ -133,26 +161,67 @@ def test_spans_appear_live_on_an_open_run_page(studio, page):
 
 
 def otlp_json_span(trace_id, span_id, parent, name, start, attributes):
-    return {"traceId": trace_id, "spanId": span_id, "parentSpanId": parent, "name": name, "kind": 1,
-            "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 1_000_000),
-            "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()]}
+    return {
+        "traceId": trace_id,
+        "spanId": span_id,
+        "parentSpanId": parent,
+        "name": name,
+        "kind": 1,
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 1_000_000),
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
+    }
 
 
 def test_a_nested_agents_reply_opens_the_tree_down_to_its_span(studio, page):
     project, run_id = f"Nested {uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:16]
     studio.post("registerRun", {"id": run_id, "project": project, "name": "nested", "pid": 1, "status": "running"})
-    studio.post("pushMessage", {"runId": run_id, "replyId": "inner-reply", "replyName": "Inner", "replyRole": "assistant",
-                                "msg": {"id": "m-inner", "name": "Inner", "role": "assistant", "metadata": {},
-                                        "content": [{"type": "text", "text": "the inner agent's answer"}]}})
+    studio.post(
+        "pushMessage",
+        {
+            "runId": run_id,
+            "replyId": "inner-reply",
+            "replyName": "Inner",
+            "replyRole": "assistant",
+            "msg": {
+                "id": "m-inner",
+                "name": "Inner",
+                "role": "assistant",
+                "metadata": {},
+                "content": [{"type": "text", "text": "the inner agent's answer"}],
+            },
+        },
+    )
     trace, start, run = uuid.uuid4().hex, 1_800_000_000_000_000_000, json.dumps(run_id)
     spans = [
-        otlp_json_span(trace, "0000000000000001", "", "invoke_agent Outer", start,
-                       {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": run}),
-        otlp_json_span(trace, "0000000000000002", "0000000000000001", "execute_tool ask_inner", start + 10,
-                       {"gen_ai.operation.name": "execute_tool", "gen_ai.conversation.id": run}),
-        otlp_json_span(trace, "0000000000000003", "0000000000000002", "invoke_agent Inner", start + 20,
-                       {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": run,
-                        "agentscope.function.output": "\"Msg(id='m-inner', name='Inner', content=[])\""}),
+        otlp_json_span(
+            trace,
+            "0000000000000001",
+            "",
+            "invoke_agent Outer",
+            start,
+            {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": run},
+        ),
+        otlp_json_span(
+            trace,
+            "0000000000000002",
+            "0000000000000001",
+            "execute_tool ask_inner",
+            start + 10,
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.conversation.id": run},
+        ),
+        otlp_json_span(
+            trace,
+            "0000000000000003",
+            "0000000000000002",
+            "invoke_agent Inner",
+            start + 20,
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.conversation.id": run,
+                "agentscope.function.output": "\"Msg(id='m-inner', name='Inner', content=[])\"",
+            },
+        ),
     ]
     body = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {"name": "agentscope"}, "spans": spans}]}]}
     assert requests.post(f"{studio.url}/v1/traces", json=body, timeout=10).status_code == 200

@@ -29,20 +29,32 @@ def server(request, tmp_path_factory):
 def asking_run(studio, project="SizeProject"):
     run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
     assert studio.post("registerRun", {"id": run_id, "project": project, "name": "size", "pid": 1}).status_code == 200
-    assert studio.post("requestUserInput", {"requestId": request_id, "runId": run_id, "agentId": "a",
-                                            "agentName": "alice", "structuredInput": None}).status_code == 200
+    assert (
+        studio.post(
+            "requestUserInput",
+            {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice", "structuredInput": None},
+        ).status_code
+        == 200
+    )
     return run_id, request_id
 
 
 def image_answer(request_id, image_bytes):
     data = base64.b64encode(b"\x89PNG" + b"\0" * (image_bytes - 4)).decode()
-    return {"type": "answer", "requestId": request_id,
-            "blocks": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}]}
+    return {
+        "type": "answer",
+        "requestId": request_id,
+        "blocks": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}],
+    }
 
 
 def page_socket(studio, run_id):
-    return connect(f"{studio.url.replace('http', 'ws', 1)}/ws/runs/{run_id}/", additional_headers={"Origin": studio.url},
-                   open_timeout=10, max_size=None)
+    return connect(
+        f"{studio.url.replace('http', 'ws', 1)}/ws/runs/{run_id}/",
+        additional_headers={"Origin": studio.url},
+        open_timeout=10,
+        max_size=None,
+    )
 
 
 def reply_to(socket, request_id):
@@ -104,7 +116,8 @@ def test_the_page_refuses_an_answer_past_the_limit_before_sending_it(small_limit
     error = form.locator("[data-form-error]")
 
     form.locator("input[type=file]").set_input_files(
-        {"name": "big.png", "mimeType": "image/png", "buffer": b"\x89PNG" + b"\0" * (1_600_000)})
+        {"name": "big.png", "mimeType": "image/png", "buffer": b"\x89PNG" + b"\0" * (1_600_000)}
+    )
     assert error.inner_text() == "big.png (1.5 MB) would make the answer 2 MB: at most 2 MB can be sent to an agent."
     assert form.locator(".chip").count() == 0
 

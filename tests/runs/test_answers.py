@@ -98,7 +98,9 @@ def test_a_structured_answer_is_validated_with_errors_by_field():
     assert set(errors) == {"guest", "nights", "room", "address.city"}
     assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
 
-    request = record_answer("run-1", "q1", [], {"guest": "Ada", "nights": 2, "room": "double", "address": {"city": "Lisbon"}})
+    request = record_answer(
+        "run-1", "q1", [], {"guest": "Ada", "nights": 2, "room": "double", "address": {"city": "Lisbon"}}
+    )
     assert request.answer_structured["address"] == {"city": "Lisbon"}
 
 
@@ -110,7 +112,9 @@ def test_a_structured_request_needs_the_form():
 
 
 def test_structured_errors_name_the_missing_field_not_its_parent():
-    assert structured_errors(BOOKING, {"address": {}, "guest": "x"}) == {"address.city": "'city' is a required property"}
+    assert structured_errors(BOOKING, {"address": {}, "guest": "x"}) == {
+        "address.city": "'city' is a required property"
+    }
 
 
 def test_the_http_answer_endpoint_checks_its_body(client):
@@ -159,8 +163,9 @@ def test_an_answer_larger_than_the_limit_is_refused_with_its_size_and_changes_no
 
 def test_a_request_id_with_slashes_can_be_answered_over_http(client):
     make_request(request_id="team/a/q1")
-    response = client.post(reverse("input-answer", args=["run-1", "team/a/q1"]), {"text": "yes"},
-                           content_type="application/json")
+    response = client.post(
+        reverse("input-answer", args=["run-1", "team/a/q1"]), {"text": "yes"}, content_type="application/json"
+    )
     assert response.status_code == 200, response.content
     assert InputRequest.objects.get(request_id="team/a/q1").status == InputRequest.Status.ANSWERED
 

@@ -15,15 +15,20 @@ pytestmark = pytest.mark.e2e
 
 def run_socket(studio, run_id, origin=True):
     headers = {"Origin": studio.url} if origin else {}
-    return connect(f"{studio.url.replace('http', 'ws', 1)}/ws/runs/{run_id}/", additional_headers=headers,
-                   open_timeout=10)
+    return connect(
+        f"{studio.url.replace('http', 'ws', 1)}/ws/runs/{run_id}/", additional_headers=headers, open_timeout=10
+    )
 
 
 def new_run_asking(studio):
     run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
-    studio.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"})
-    studio.post("requestUserInput", {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice",
-                                     "structuredInput": None})
+    studio.post(
+        "registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"}
+    )
+    studio.post(
+        "requestUserInput",
+        {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice", "structuredInput": None},
+    )
     return run_id, request_id
 
 
@@ -66,10 +71,14 @@ def test_a_socket_without_the_studios_origin_is_refused(studio):
 
 def test_a_structured_answer_may_come_without_blocks(studio):
     run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
-    studio.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"})
+    studio.post(
+        "registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"}
+    )
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
-    studio.post("requestUserInput", {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice",
-                                     "structuredInput": schema})
+    studio.post(
+        "requestUserInput",
+        {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice", "structuredInput": schema},
+    )
     with run_socket(studio, run_id) as socket:
         socket.send(json.dumps({"type": "answer", "requestId": request_id, "structured": {"ok": True}}))
         assert next_reply(socket) == {"type": "answer.accepted", "requestId": request_id}
@@ -92,10 +101,20 @@ def test_a_change_of_its_run_reaches_the_page_once(studio):
     """The page is in its run's group and in its project's (for the run list): a run event comes
     through both, and is rendered once."""
     run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"})
+    studio.post(
+        "registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"}
+    )
     with run_socket(studio, run_id) as socket:
-        studio.post("requestUserInput", {"requestId": uuid.uuid4().hex[:12], "runId": run_id, "agentId": "a",
-                                         "agentName": "alice", "structuredInput": None})
+        studio.post(
+            "requestUserInput",
+            {
+                "requestId": uuid.uuid4().hex[:12],
+                "runId": run_id,
+                "agentId": "a",
+                "agentName": "alice",
+                "structuredInput": None,
+            },
+        )
         frames = html_frames(socket, 2.0)  # the details panel follows within its 1 s delay
     headers = [html for html in frames if 'id="run-header"' in html]
     assert len(headers) == 1, frames
@@ -105,15 +124,25 @@ def test_a_change_of_its_run_reaches_the_page_once(studio):
 
 def test_a_streamed_message_brings_its_reply_bubble_once_and_every_new_content(studio):
     run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"})
+    studio.post(
+        "registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"}
+    )
     frames, text = [], ""
     with run_socket(studio, run_id) as socket:
         for word in ("It", "is", "sunny", "in", "Paris"):
             text = f"{text} {word}".strip()
-            msg = {"id": "msg-1", "name": "Friday", "role": "assistant", "content": [{"type": "text", "text": text}],
-                   "metadata": {}, "timestamp": ""}
-            studio.post("pushMessage", {"runId": run_id, "replyId": "reply-1", "replyName": "Friday",
-                                        "replyRole": "assistant", "msg": msg})
+            msg = {
+                "id": "msg-1",
+                "name": "Friday",
+                "role": "assistant",
+                "content": [{"type": "text", "text": text}],
+                "metadata": {},
+                "timestamp": "",
+            }
+            studio.post(
+                "pushMessage",
+                {"runId": run_id, "replyId": "reply-1", "replyName": "Friday", "replyRole": "assistant", "msg": msg},
+            )
             # Each re-send reaches the page before the next is pushed.
             while not any(f"<p>{text}</p>" in html for html in frames):
                 frames.append(json.loads(socket.recv(timeout=10))["html"])

@@ -24,10 +24,21 @@ def make_run(messages=10, messages_per_reply=5, project="Big", run_id="big-run")
     )
     # Rows as recording writes them (bulk_create skips Message.save, which counts tool calls).
     Message.objects.bulk_create(
-        Message(run=run, reply=replies[i // messages_per_reply], msg_id=f"m{i}", name="Friday", role="assistant",
-                content=[{"type": "text", "text": f"message number {i} " + "lorem ipsum " * 20},
-                         {"type": "tool_use", "id": f"c{i}", "name": "search", "input": {"q": i}}],
-                tool_calls=1, metadata={}, created_at=now, updated_at=now)
+        Message(
+            run=run,
+            reply=replies[i // messages_per_reply],
+            msg_id=f"m{i}",
+            name="Friday",
+            role="assistant",
+            content=[
+                {"type": "text", "text": f"message number {i} " + "lorem ipsum " * 20},
+                {"type": "tool_use", "id": f"c{i}", "name": "search", "input": {"q": i}},
+            ],
+            tool_calls=1,
+            metadata={},
+            created_at=now,
+            updated_at=now,
+        )
         for i in range(messages)
     )
     return run
@@ -48,7 +59,9 @@ def count_queries(client, url, django_assert_max_num_queries):
 
 
 @pytest.mark.parametrize("group", ["reply", "message"])
-def test_a_run_with_10000_messages_opens_with_the_same_queries_and_a_bounded_page(client, group, django_assert_max_num_queries):
+def test_a_run_with_10000_messages_opens_with_the_same_queries_and_a_bounded_page(
+    client, group, django_assert_max_num_queries
+):
     small = make_run(messages=10, run_id="small-run", project="Small")
     big = make_run(messages=10_000, run_id="big-run", project="Big")
     small_queries, _ = count_queries(client, page_url(small) + f"?group={group}", django_assert_max_num_queries)
@@ -77,8 +90,10 @@ def test_the_run_list_pages_on_and_a_run_named_more_still_opens(client):
 
     run = make_run(messages=1, run_id="more", project="Many")
     start = timezone.now()
-    Run.objects.bulk_create(Run(id=f"r{i}", project=run.project, name=f"run {i}", started_at=start - timedelta(minutes=i))
-                            for i in range(1, 80))
+    Run.objects.bulk_create(
+        Run(id=f"r{i}", project=run.project, name=f"run {i}", started_at=start - timedelta(minutes=i))
+        for i in range(1, 80)
+    )
     page = client.get(page_url(run))
     assert page.status_code == 200 and "message number 0" in page.content.decode()
     html = page.content.decode()
@@ -109,8 +124,15 @@ def test_a_reply_with_thousands_of_messages_shows_its_newest_and_offers_the_rest
 def test_a_structured_answer_without_text_shows_its_fields_in_the_chat(client, group):
     run = make_run(messages=0)
     reply = Reply.objects.create(run=run, reply_id="answer", name="booker", role="user")
-    Message.objects.create(run=run, reply=reply, msg_id="answer", name="booker", role="user", content=[],
-                           metadata={"guest": "Ada Lovelace", "nights": 3})
+    Message.objects.create(
+        run=run,
+        reply=reply,
+        msg_id="answer",
+        name="booker",
+        role="user",
+        content=[],
+        metadata={"guest": "Ada Lovelace", "nights": 3},
+    )
     html = client.get(page_url(run) + f"?group={group}").content.decode()
     assert '<details class="block structured" open><summary>Structured data</summary>' in html
     assert "&quot;guest&quot;: &quot;Ada Lovelace&quot;" in html
@@ -120,8 +142,14 @@ def test_a_message_cut_on_the_page_is_whole_in_its_json(client):
     run = make_run(messages=0)
     reply = Reply.objects.create(run=run, reply_id="r", name="Friday", role="assistant")
     long_text = "word " * 10_000
-    message = Message.objects.create(run=run, reply=reply, msg_id="long", name="Friday", role="assistant",
-                                     content=[{"type": "text", "text": long_text + "<script>x</script>"}])
+    message = Message.objects.create(
+        run=run,
+        reply=reply,
+        msg_id="long",
+        name="Friday",
+        role="assistant",
+        content=[{"type": "text", "text": long_text + "<script>x</script>"}],
+    )
     page = client.get(page_url(run)).content.decode()
     assert "more characters (click the message for its full JSON)" in page
     inspector = client.get(reverse("message-inspector", args=[run.pk, message.pk])).content.decode()
@@ -143,14 +171,29 @@ class TagCollector(HTMLParser):
 
 
 HOSTILE = [
-    {"type": "text", "text": "<script>window.pwned=1</script> <img src=x onerror=window.pwned=1> "
-                             "[click](javascript:window.pwned=1) <a href='javascript:alert(1)'>raw</a> "
-                             "![img](javascript:alert(1)) <iframe src=//evil></iframe>"},
+    {
+        "type": "text",
+        "text": "<script>window.pwned=1</script> <img src=x onerror=window.pwned=1> "
+        "[click](javascript:window.pwned=1) <a href='javascript:alert(1)'>raw</a> "
+        "![img](javascript:alert(1)) <iframe src=//evil></iframe>",
+    },
     {"type": "thinking", "thinking": "<svg onload=alert(1)>"},
     {"type": "image", "source": {"type": "url", "url": "javascript:alert(1)"}},
     {"type": "video", "source": {"type": "url", "url": "data:text/html,<script>alert(1)</script>"}},
-    {"type": "audio", "source": {"type": "base64", "media_type": "text/html", "data": base64.b64encode(b"<script>alert(1)</script>").decode()}},
-    {"type": "tool_use", "id": "x\"><script>alert(1)</script>", "name": "<b onmouseover=alert(1)>t</b>", "input": {"k": "</pre><script>alert(1)</script>"}},
+    {
+        "type": "audio",
+        "source": {
+            "type": "base64",
+            "media_type": "text/html",
+            "data": base64.b64encode(b"<script>alert(1)</script>").decode(),
+        },
+    },
+    {
+        "type": "tool_use",
+        "id": 'x"><script>alert(1)</script>',
+        "name": "<b onmouseover=alert(1)>t</b>",
+        "input": {"k": "</pre><script>alert(1)</script>"},
+    },
     {"type": "tool_result", "id": "y", "name": "n", "output": "<img src=x onerror=alert(1)>"},
     {"type": "<script>", "payload": "<script>alert(1)</script>"},
     {"type": "text", "text": "A" * 500_000},
@@ -161,8 +204,15 @@ def hostile_run():
     project = Project.objects.create(name="<script>alert('project')</script>")
     run = Run.objects.create(id="hostile", project=project, name="<img src=x onerror=alert('run')>")
     reply = Reply.objects.create(run=run, reply_id="r", name="<b onclick=alert(1)>Mallory</b>", role="assistant")
-    message = Message.objects.create(run=run, reply=reply, msg_id="m", name="<script>x</script>", role="assistant",
-                                     content=HOSTILE, metadata={"<script>": "<img src=x onerror=alert(1)>"})
+    message = Message.objects.create(
+        run=run,
+        reply=reply,
+        msg_id="m",
+        name="<script>x</script>",
+        role="assistant",
+        content=HOSTILE,
+        metadata={"<script>": "<img src=x onerror=alert(1)>"},
+    )
     return run, message
 
 
@@ -178,7 +228,9 @@ def test_hostile_content_renders_as_inert_text(client, group):
         for tag, attrs in collector.tags:
             assert tag not in ("iframe", "svg", "object", "embed")
             if tag == "script":
-                assert attrs.get("src", "").startswith("/static/") or attrs.get("type") == "application/json" or not attrs, attrs
+                assert (
+                    attrs.get("src", "").startswith("/static/") or attrs.get("type") == "application/json" or not attrs
+                ), attrs
             for name, value in attrs.items():
                 assert not name.startswith("on"), (tag, attrs)
                 if name in ("href", "src", "hx-get", "hx-post"):
@@ -200,7 +252,12 @@ def test_base64_media_is_served_only_as_media_and_never_runs_as_a_page(client):
 def test_a_base64_image_is_served_with_its_type(client):
     run = make_run(messages=1)
     message = run.messages.get()
-    message.content = [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(b"\x89PNG fake").decode()}}]
+    message.content = [
+        {
+            "type": "image",
+            "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(b"\x89PNG fake").decode()},
+        }
+    ]
     message.save()
     html = client.get(page_url(run)).content.decode()
     src = reverse("message-media", args=[run.pk, message.pk, "0"])
@@ -284,6 +341,12 @@ def test_an_empty_run_whose_agents_wait_says_they_wait_for_an_answer(client):
 def test_a_new_line_in_a_message_is_a_new_line_on_the_page(client):
     run = make_run(messages=0)
     reply = Reply.objects.create(run=run, reply_id="u", name="alice", role="user")
-    Message.objects.create(run=run, reply=reply, msg_id="u", name="alice", role="user",
-                           content=[{"type": "text", "text": "first line\nsecond line"}])
+    Message.objects.create(
+        run=run,
+        reply=reply,
+        msg_id="u",
+        name="alice",
+        role="user",
+        content=[{"type": "text", "text": "first line\nsecond line"}],
+    )
     assert "first line<br>\nsecond line" in client.get(page_url(run)).content.decode()

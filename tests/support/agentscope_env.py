@@ -7,7 +7,6 @@ creates it if missing). A test runs a script from tests/e2e/agents/ with that in
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from .server import ROOT
 
@@ -33,7 +32,12 @@ def run_agent(version, script, studio_url, *args, timeout=120, env=None, **popen
     python = agentscope_python(version)
     full_env = {**os.environ, "STUDIO_URL": studio_url, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
-        [str(python), str(AGENTS / script), *args], env=full_env, capture_output=True, text=True, timeout=timeout, **popen
+        [str(python), str(AGENTS / script), *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
     )
 
 
@@ -42,5 +46,9 @@ def start_agent(version, script, studio_url, *args, env=None):
     python = agentscope_python(version)
     full_env = {**os.environ, "STUDIO_URL": studio_url, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.Popen(
-        [str(python), str(AGENTS / script), *args], env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(python), str(AGENTS / script), *args],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )

@@ -32,8 +32,18 @@ class StudioServer:
 
     def command(self):
         if self.server == "uvicorn":
-            return [sys.executable, "-m", "uvicorn", "studio.asgi:application", "--host", "127.0.0.1",
-                    "--port", str(self.port), "--lifespan", "off"]  # as README's team command
+            return [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "studio.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--lifespan",
+                "off",
+            ]  # as README's team command
         return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
 
     def start(self, timeout=30):

@@ -114,14 +114,19 @@ def json_body(spans):
 
 def fresh_ids(spans, salt):
     """The same spans under new trace and span ids (so a test's spans never meet another's)."""
+
     def remap(hex_id):
         if not hex_id:
             return hex_id
         return hashlib.sha256(f"{salt}:{hex_id}".encode()).hexdigest()[: len(hex_id)]
 
     return [
-        {**span, "traceId": remap(span["traceId"]), "spanId": remap(span["spanId"]),
-         "parentSpanId": remap(span["parentSpanId"])}
+        {
+            **span,
+            "traceId": remap(span["traceId"]),
+            "spanId": remap(span["spanId"]),
+            "parentSpanId": remap(span["parentSpanId"]),
+        }
         for span in spans
     ]
 
@@ -130,6 +135,7 @@ def with_run_id(spans, run_id, attribute="gen_ai.conversation.id"):
     """The spans, those that named a run now naming `run_id` (JSON-encoded, as agentscope does)."""
     return [
         {**span, "attributes": {**span["attributes"], attribute: json.dumps(run_id)}}
-        if attribute in span["attributes"] else span
+        if attribute in span["attributes"]
+        else span
         for span in spans
     ]

@@ -21,9 +21,19 @@ def post(client, body, content_type=PROTOBUF, **headers):
 
 
 def register(client, run_id, project="Traced"):
-    response = client.post("/trpc/registerRun", data={"id": run_id, "project": project, "name": run_id,
-                                                      "timestamp": "2026-11-24 10:00:00.000", "pid": 1, "status": "running",
-                                                      "run_dir": ""}, content_type="application/json")
+    response = client.post(
+        "/trpc/registerRun",
+        data={
+            "id": run_id,
+            "project": project,
+            "name": run_id,
+            "timestamp": "2026-11-24 10:00:00.000",
+            "pid": 1,
+            "status": "running",
+            "run_dir": "",
+        },
+        content_type="application/json",
+    )
     assert response.status_code == 200
     return Run.objects.get(pk=run_id)
 
@@ -151,13 +161,16 @@ def test_spans_of_another_program_go_to_the_project_named_by_its_service(client)
     assert Trace.objects.filter(project=project).count() >= 1
 
 
-@pytest.mark.parametrize("body, content_type, headers, status", [
-    (b"garbage\xff\xff", PROTOBUF, {}, 400),
-    (b"{oops", "application/json", {}, 400),
-    (b"{}", "text/plain", {}, 415),
-    (b"x", PROTOBUF, {"CONTENT_ENCODING": "br"}, 415),
-    (b"not gzip", PROTOBUF, {"CONTENT_ENCODING": "gzip"}, 400),
-])
+@pytest.mark.parametrize(
+    "body, content_type, headers, status",
+    [
+        (b"garbage\xff\xff", PROTOBUF, {}, 400),
+        (b"{oops", "application/json", {}, 400),
+        (b"{}", "text/plain", {}, 415),
+        (b"x", PROTOBUF, {"CONTENT_ENCODING": "br"}, 415),
+        (b"not gzip", PROTOBUF, {"CONTENT_ENCODING": "gzip"}, 400),
+    ],
+)
 def test_bad_bodies_get_a_clear_error_and_store_nothing(client, body, content_type, headers, status):
     response = post(client, body, content_type, **headers)
     assert response.status_code == status
@@ -192,7 +205,9 @@ def test_one_bad_span_is_rejected_and_reported_while_the_others_are_stored(clien
     assert Span.objects.filter(run_id="run-partial").count() == 7
 
 
-@pytest.mark.parametrize("field, value", [("kind", -5), ("kind", 70000), ("status", {"code": -3}), ("status", {"code": 9})])
+@pytest.mark.parametrize(
+    "field, value", [("kind", -5), ("kind", 70000), ("status", {"code": -3}), ("status", {"code": 9})]
+)
 def test_a_span_with_an_unknown_kind_or_status_is_rejected_alone(client, field, value):
     register(client, "run-enums")
     spans = agentscope_spans("run-enums")

@@ -29,8 +29,14 @@ def test_the_captured_protobuf_body_of_agentscope_1_0_21_decodes_to_its_six_span
     decoded = decode((FIXTURES / "otlp-agentscope-1.0.21-10spans.bin").read_bytes())
     assert decoded.format == otlp.PROTOBUF and decoded.rejected == []
     names = [span["name"] for span in decoded.spans]
-    assert names == ["format dashscope", "chat fake-model-1", "execute_tool add", "format dashscope",
-                     "chat fake-model-1", "invoke_agent Friday"]
+    assert names == [
+        "format dashscope",
+        "chat fake-model-1",
+        "execute_tool add",
+        "format dashscope",
+        "chat fake-model-1",
+        "invoke_agent Friday",
+    ]
     agent = decoded.spans[-1]
     assert agent["parent_span_id"] == "" and len(agent["trace_id"]) == 32 and len(agent["span_id"]) == 16
     assert {span["trace_id"] for span in decoded.spans} == {agent["trace_id"]}
@@ -44,20 +50,25 @@ def test_the_captured_protobuf_body_of_agentscope_1_0_21_decodes_to_its_six_span
     assert isinstance(chat["start_time_ns"], int) and chat["end_time_ns"] >= chat["start_time_ns"]
 
 
-@pytest.mark.parametrize("capture", ["agentscope-1.0.21.jsonl", "agentscope-1.0.8.jsonl", "agentscope-2.0.11-otlp-only.jsonl"])
+@pytest.mark.parametrize(
+    "capture", ["agentscope-1.0.21.jsonl", "agentscope-1.0.8.jsonl", "agentscope-2.0.11-otlp-only.jsonl"]
+)
 def test_captured_spans_decode_exactly_from_protobuf_and_from_spec_json(capture):
     expected = capture_spans(capture)
     from_protobuf = decode(protobuf_body(expected)).spans
     from_json = decode(json_body(expected), "application/json").spans
     assert from_protobuf == from_json
     assert len(from_protobuf) == len(expected)
-    for span, sent in zip(from_protobuf, expected):
+    for span, sent in zip(from_protobuf, expected, strict=True):
         assert span["trace_id"] == sent["traceId"] and span["span_id"] == sent["spanId"]
         assert span["parent_span_id"] == (sent["parentSpanId"] or "")
         # Exact nanoseconds: no float rounding on the way.
         assert span["start_time_ns"] == int(sent["start"]) and span["end_time_ns"] == int(sent["end"])
         assert span["attributes"] == sent["attributes"]
-        assert span["status_code"] == {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}[sent["status"]["code"]]
+        assert (
+            span["status_code"]
+            == {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}[sent["status"]["code"]]
+        )
         assert [event["name"] for event in span["events"]] == [event["name"] for event in sent["events"]]
 
 
@@ -74,34 +85,55 @@ def test_the_failing_function_keeps_its_exception_event_with_the_stack_trace():
 def spec_json_document():
     """A hand-written OTLP/JSON request as the specification's example writes one."""
     return {
-        "resourceSpans": [{
-            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "my.service"}}]},
-            "scopeSpans": [{
-                "scope": {"name": "my.library", "version": "1.0.0"},
-                "spans": [{
-                    "traceId": "5b8efff798038103d269b633813fc60c",
-                    "spanId": "eee19b7ec3c1b174",
-                    "parentSpanId": "eee19b7ec3c1b173",
-                    "name": "I'm a server span",
-                    "startTimeUnixNano": "1544712660000000001",
-                    "endTimeUnixNano": "1544712661000000009",
-                    "kind": 2,
-                    "attributes": [
-                        {"key": "my.span.attr", "value": {"stringValue": "some value"}},
-                        {"key": "retries", "value": {"intValue": "9007199254740993"}},
-                        {"key": "ratio", "value": {"doubleValue": 0.5}},
-                        {"key": "cached", "value": {"boolValue": True}},
-                        {"key": "tags", "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"intValue": "2"}]}}},
-                        {"key": "nested", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"boolValue": False}}]}}},
-                    ],
-                    "events": [{"timeUnixNano": "1544712660500000000", "name": "cache miss",
-                                "attributes": [{"key": "key", "value": {"stringValue": "user:1"}}]}],
-                    "links": [{"traceId": "5b8efff798038103d269b633813fc60d", "spanId": "eee19b7ec3c1b175"}],
-                    "status": {"code": 2, "message": "it broke"},
-                    "someFutureField": {"ignored": True},
-                }],
-            }],
-        }],
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "my.service"}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "my.library", "version": "1.0.0"},
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "parentSpanId": "eee19b7ec3c1b173",
+                                "name": "I'm a server span",
+                                "startTimeUnixNano": "1544712660000000001",
+                                "endTimeUnixNano": "1544712661000000009",
+                                "kind": 2,
+                                "attributes": [
+                                    {"key": "my.span.attr", "value": {"stringValue": "some value"}},
+                                    {"key": "retries", "value": {"intValue": "9007199254740993"}},
+                                    {"key": "ratio", "value": {"doubleValue": 0.5}},
+                                    {"key": "cached", "value": {"boolValue": True}},
+                                    {
+                                        "key": "tags",
+                                        "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"intValue": "2"}]}},
+                                    },
+                                    {
+                                        "key": "nested",
+                                        "value": {
+                                            "kvlistValue": {"values": [{"key": "k", "value": {"boolValue": False}}]}
+                                        },
+                                    },
+                                ],
+                                "events": [
+                                    {
+                                        "timeUnixNano": "1544712660500000000",
+                                        "name": "cache miss",
+                                        "attributes": [{"key": "key", "value": {"stringValue": "user:1"}}],
+                                    }
+                                ],
+                                "links": [
+                                    {"traceId": "5b8efff798038103d269b633813fc60d", "spanId": "eee19b7ec3c1b175"}
+                                ],
+                                "status": {"code": 2, "message": "it broke"},
+                                "someFutureField": {"ignored": True},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -114,19 +146,26 @@ def test_spec_json_with_hex_ids_and_string_nanoseconds_keeps_every_value_and_typ
     assert span["start_time_ns"] == 1544712660000000001 and span["end_time_ns"] == 1544712661000000009
     assert span["kind"] == 2 and span["status_code"] == 2 and span["status_message"] == "it broke"
     assert span["attributes"] == {
-        "my.span.attr": "some value", "retries": 9007199254740993, "ratio": 0.5, "cached": True,
-        "tags": ["a", 2], "nested": {"k": False},
+        "my.span.attr": "some value",
+        "retries": 9007199254740993,
+        "ratio": 0.5,
+        "cached": True,
+        "tags": ["a", 2],
+        "nested": {"k": False},
     }
     assert span["events"] == [{"name": "cache miss", "time_ns": 1544712660500000000, "attributes": {"key": "user:1"}}]
     assert span["links"][0]["trace_id"] == "5b8efff798038103d269b633813fc60d"
     assert span["resource"] == {"service.name": "my.service"}
 
 
-@pytest.mark.parametrize("compress, encoding", [
-    (gzip.compress, "gzip"),
-    (zlib.compress, "deflate"),
-    (lambda data: zlib.compress(data)[2:-4], "deflate"),  # a raw deflate stream, as some senders send
-])
+@pytest.mark.parametrize(
+    "compress, encoding",
+    [
+        (gzip.compress, "gzip"),
+        (zlib.compress, "deflate"),
+        (lambda data: zlib.compress(data)[2:-4], "deflate"),  # a raw deflate stream, as some senders send
+    ],
+)
 def test_compressed_bodies_decode_like_plain_ones(compress, encoding):
     body = protobuf_body(capture_spans("agentscope-1.0.21.jsonl"))
     assert decode(compress(body), encoding=encoding).spans == decode(body).spans
@@ -145,14 +184,17 @@ def test_an_unknown_content_encoding_is_refused_with_415():
     assert error.value.status == 415
 
 
-@pytest.mark.parametrize("body, content_type, encoding", [
-    (b"\xff\xff\xff garbage", PROTOBUF, None),
-    (b"{not json", "application/json", None),
-    (b"[1, 2]", "application/json", None),
-    (b'{"resourceSpans": "nope"}', "application/json", None),
-    (b"not gzip at all", PROTOBUF, "gzip"),
-    (gzip.compress(b"x" * 1000)[:20], PROTOBUF, "gzip"),
-])
+@pytest.mark.parametrize(
+    "body, content_type, encoding",
+    [
+        (b"\xff\xff\xff garbage", PROTOBUF, None),
+        (b"{not json", "application/json", None),
+        (b"[1, 2]", "application/json", None),
+        (b'{"resourceSpans": "nope"}', "application/json", None),
+        (b"not gzip at all", PROTOBUF, "gzip"),
+        (gzip.compress(b"x" * 1000)[:20], PROTOBUF, "gzip"),
+    ],
+)
 def test_undecodable_bodies_are_refused_with_400(body, content_type, encoding):
     with pytest.raises(otlp.OtlpError) as error:
         decode(body, content_type, encoding)
@@ -196,8 +238,10 @@ def test_the_success_answer_is_an_empty_response_in_the_request_format():
 def test_values_json_cannot_hold_are_kept_readable():
     document = spec_json_document()
     span = document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
-    span["attributes"] = [{"key": "nan", "value": {"doubleValue": "NaN"}},
-                          {"key": "nul", "value": {"stringValue": "a\u0000b"}},
-                          {"key": "k\u0000ey", "value": {"intValue": "7"}}]
+    span["attributes"] = [
+        {"key": "nan", "value": {"doubleValue": "NaN"}},
+        {"key": "nul", "value": {"stringValue": "a\u0000b"}},
+        {"key": "k\u0000ey", "value": {"intValue": "7"}},
+    ]
     (decoded,) = decode(json.dumps(document).encode(), "application/json").spans
     assert decoded["attributes"] == {"nan": "nan", "nul": "a\ufffdb", "k\ufffdey": 7}

@@ -5,16 +5,15 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from projects.models import Project
 from runs.models import Run
+from tests.runs.test_run_page import TagCollector
 from traces import ingest
 from traces.models import ModelPrice, Span, Trace
-
-from tests.runs.test_run_page import TagCollector
 
 from .bodies import capture_http, capture_spans, fresh_ids, protobuf_body, with_run_id
 
@@ -25,16 +24,26 @@ def replay_capture(client):
     """The real 1.0.21 flow: its tRPC calls, then its spans."""
     for path, body in capture_http("agentscope-1.0.21.jsonl"):
         client.post(path, data=body, content_type="application/json")
-    client.post("/v1/traces", data=protobuf_body(capture_spans("agentscope-1.0.21.jsonl")),
-                content_type="application/x-protobuf")
+    client.post(
+        "/v1/traces",
+        data=protobuf_body(capture_spans("agentscope-1.0.21.jsonl")),
+        content_type="application/x-protobuf",
+    )
     return Run.objects.get(pk="QCTgBrrn8hdahBwPGcXB8k")
 
 
 def plain_span(n, trace_id, run=None, project=None, parent="", **fields):
-    return Span(trace_id=trace_id, span_id=f"{n:016x}", parent_span_id=parent, run=run,
-                project=project or (run.project if run else None), name=f"span {n}",
-                start_time_ns=1_800_000_000_000_000_000 + n * 1000, end_time_ns=1_800_000_000_000_000_000 + n * 1000 + 500,
-                **fields)
+    return Span(
+        trace_id=trace_id,
+        span_id=f"{n:016x}",
+        parent_span_id=parent,
+        run=run,
+        project=project or (run.project if run else None),
+        name=f"span {n}",
+        start_time_ns=1_800_000_000_000_000_000 + n * 1000,
+        end_time_ns=1_800_000_000_000_000_000 + n * 1000 + 500,
+        **fields,
+    )
 
 
 def test_the_trace_panel_shows_the_statistics_the_model_reported(client):
@@ -86,7 +95,9 @@ def test_a_reply_leads_to_the_agent_span_that_produced_it(client):
     agent = Span.objects.get(run=run, operation="invoke_agent")
     assert f'data-span-id="{agent.span_id}"' in html and "invoke_agent Friday" in html
     user_reply = run.replies.get(reply_id="Q9HhnkMxkd2HZnqX64TP9E")
-    assert "No spans for this reply" in client.get(reverse("reply-spans", args=[run.pk, user_reply.pk])).content.decode()
+    assert (
+        "No spans for this reply" in client.get(reverse("reply-spans", args=[run.pk, user_reply.pk])).content.decode()
+    )
 
 
 def test_a_run_with_10000_spans_opens_its_trace_panel_in_bounded_queries_and_size(client):
@@ -96,8 +107,19 @@ def test_a_run_with_10000_spans_opens_its_trace_panel_in_bounded_queries_and_siz
     for root in range(1000):
         trace_id = f"{root:032x}"
         spans.append(plain_span(root * 10, trace_id, run, operation="invoke_agent"))
-        spans.extend(plain_span(root * 10 + k, trace_id, run, parent=f"{root * 10:016x}", operation="chat",
-                                model="m", input_tokens=10, output_tokens=5) for k in range(1, 10))
+        spans.extend(
+            plain_span(
+                root * 10 + k,
+                trace_id,
+                run,
+                parent=f"{root * 10:016x}",
+                operation="chat",
+                model="m",
+                input_tokens=10,
+                output_tokens=5,
+            )
+            for k in range(1, 10)
+        )
     Span.objects.bulk_create(spans)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("run-trace", args=[run.pk]))
@@ -117,7 +139,9 @@ def test_earlier_roots_page_back_in_time(client):
     first = client.get(reverse("run-trace", args=[run.pk])).content.decode()
     assert "span 119" in first and "span 70" in first and "span 69<" not in first
     oldest_shown = Span.objects.get(run=run, name="span 70")
-    earlier = client.get(reverse("run-trace", args=[run.pk]) + f"?before={oldest_shown.start_time_ns}:{oldest_shown.pk}")
+    earlier = client.get(
+        reverse("run-trace", args=[run.pk]) + f"?before={oldest_shown.start_time_ns}:{oldest_shown.pk}"
+    )
     html = earlier.content.decode()
     assert "span 69<" in html and "span 20<" in html and "span 70<" not in html
 
@@ -125,10 +149,26 @@ def test_earlier_roots_page_back_in_time(client):
 def test_hostile_span_content_is_inert(client):
     project = Project.objects.create(name="Hostile")
     run = Run.objects.create(id="hostile", project=project)
-    evil_messages = json.dumps([{"role": "user", "parts": [
-        {"type": "text", "content": "[click](javascript:alert(1)) <img src=x onerror=alert(2)> <script>alert(3)</script>"}]}])
-    span = plain_span(1, "f" * 32, run, operation="chat", attributes={
-        "gen_ai.input.messages": evil_messages, "<b>key</b>": "<script>alert(4)</script>"})
+    evil_messages = json.dumps(
+        [
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "type": "text",
+                        "content": "[click](javascript:alert(1)) <img src=x onerror=alert(2)> <script>alert(3)</script>",
+                    }
+                ],
+            }
+        ]
+    )
+    span = plain_span(
+        1,
+        "f" * 32,
+        run,
+        operation="chat",
+        attributes={"gen_ai.input.messages": evil_messages, "<b>key</b>": "<script>alert(4)</script>"},
+    )
     span.name = "<script>alert(5)</script>"
     span.save()
     panel = client.get(reverse("run-trace", args=[run.pk])).content.decode()
@@ -187,10 +227,22 @@ def test_linked_spans_are_deleted_with_their_run(client):
 
 def test_spans_sent_for_two_runs_in_one_batch_go_to_each(client):
     for run_id in ("run-a", "run-b"):
-        client.post("/trpc/registerRun", data={"id": run_id, "project": "Two", "name": run_id, "timestamp": "",
-                                               "pid": 1, "status": "running", "run_dir": ""}, content_type="application/json")
-    spans = (with_run_id(fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), "a"), "run-a")
-             + with_run_id(fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), "b"), "run-b"))
+        client.post(
+            "/trpc/registerRun",
+            data={
+                "id": run_id,
+                "project": "Two",
+                "name": run_id,
+                "timestamp": "",
+                "pid": 1,
+                "status": "running",
+                "run_dir": "",
+            },
+            content_type="application/json",
+        )
+    spans = with_run_id(fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), "a"), "run-a") + with_run_id(
+        fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), "b"), "run-b"
+    )
     client.post("/v1/traces", data=protobuf_body(spans), content_type="application/x-protobuf")
     assert Span.objects.filter(run_id="run-a").count() >= 6
     assert Span.objects.filter(run_id="run-b").count() >= 6
@@ -199,15 +251,26 @@ def test_spans_sent_for_two_runs_in_one_batch_go_to_each(client):
 def test_costs_in_different_currencies_are_totalled_apart():
     project = Project.objects.create(name="Priced")
     run = Run.objects.create(id="priced", project=project)
-    ModelPrice.objects.create(model="gpt", input_per_million=Decimal("1"), output_per_million=Decimal("2"), currency="USD")
-    ModelPrice.objects.create(model="qwen", input_per_million=Decimal("4"), output_per_million=Decimal("8"), currency="CNY")
-    Span.objects.bulk_create([
-        plain_span(1, "b" * 32, run, operation="chat", model="gpt-4o", input_tokens=1_000_000, output_tokens=1_000_000),
-        plain_span(2, "b" * 32, run, operation="chat", model="qwen-max", input_tokens=1_000_000, output_tokens=0),
-    ])
+    ModelPrice.objects.create(
+        model="gpt", input_per_million=Decimal("1"), output_per_million=Decimal("2"), currency="USD"
+    )
+    ModelPrice.objects.create(
+        model="qwen", input_per_million=Decimal("4"), output_per_million=Decimal("8"), currency="CNY"
+    )
+    Span.objects.bulk_create(
+        [
+            plain_span(
+                1, "b" * 32, run, operation="chat", model="gpt-4o", input_tokens=1_000_000, output_tokens=1_000_000
+            ),
+            plain_span(2, "b" * 32, run, operation="chat", model="qwen-max", input_tokens=1_000_000, output_tokens=0),
+        ]
+    )
     from traces.stats import run_stats
 
-    assert run_stats(run.pk).costs == [{"currency": "CNY", "amount": Decimal(4)}, {"currency": "USD", "amount": Decimal(3)}]
+    assert run_stats(run.pk).costs == [
+        {"currency": "CNY", "amount": Decimal(4)},
+        {"currency": "USD", "amount": Decimal(3)},
+    ]
     html = Client().get(reverse("run-trace", args=[run.pk])).content.decode()
     assert "4.0000 CNY + 3.0000 USD" in html
 
@@ -230,8 +293,9 @@ def test_a_live_batch_with_its_root_last_shows_the_root_alone_with_its_children_
 
     run, seen = new_live_run()
     # An exporter's batch: the agent's 400 children first, the agent span itself last.
-    stored_like_exporter([*(plain_span(n, "a" * 32, run, parent=f"{1:016x}") for n in range(2, 402)),
-                          plain_span(1, "a" * 32, run)])
+    stored_like_exporter(
+        [*(plain_span(n, "a" * 32, run, parent=f"{1:016x}") for n in range(2, 402)), plain_span(1, "a" * 32, run)]
+    )
     html, seen_now = render_spans_update(run.pk, seen)
     assert seen_now == Span.objects.filter(run=run).latest("pk").pk
     assert html.count('class="span-node"') == 1 and "span 1<" in html and "span 2<" not in html

@@ -5,32 +5,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
-        ('runs', '0001_initial'),
+        ("projects", "0001_initial"),
+        ("runs", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Span',
+            name="Span",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trace_id', models.CharField(max_length=32)),
-                ('span_id', models.CharField(max_length=16)),
-                ('parent_span_id', models.CharField(blank=True, max_length=16)),
-                ('name', models.CharField(max_length=512)),
-                ('start_time_ns', models.BigIntegerField()),
-                ('end_time_ns', models.BigIntegerField()),
-                ('attributes', models.JSONField(default=dict)),
-                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='spans', to='projects.project')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='spans', to='runs.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("trace_id", models.CharField(max_length=32)),
+                ("span_id", models.CharField(max_length=16)),
+                ("parent_span_id", models.CharField(blank=True, max_length=16)),
+                ("name", models.CharField(max_length=512)),
+                ("start_time_ns", models.BigIntegerField()),
+                ("end_time_ns", models.BigIntegerField()),
+                ("attributes", models.JSONField(default=dict)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="spans",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="spans",
+                        to="runs.run",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['run', 'start_time_ns'], name='span_run_time_idx')],
-                'constraints': [models.UniqueConstraint(fields=('trace_id', 'span_id'), name='span_unique_id')],
+                "indexes": [models.Index(fields=["run", "start_time_ns"], name="span_run_time_idx")],
+                "constraints": [models.UniqueConstraint(fields=("trace_id", "span_id"), name="span_unique_id")],
             },
         ),
     ]

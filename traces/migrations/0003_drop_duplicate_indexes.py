@@ -5,27 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0001_initial'),
-        ('runs', '0002_message_tool_calls'),
-        ('traces', '0002_spans_in_full'),
+        ("projects", "0001_initial"),
+        ("runs", "0002_message_tool_calls"),
+        ("traces", "0002_spans_in_full"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='span',
-            name='run',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='spans', to='runs.run'),
+            model_name="span",
+            name="run",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="spans",
+                to="runs.run",
+            ),
         ),
         migrations.AlterField(
-            model_name='trace',
-            name='project',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='traces', to='projects.project'),
+            model_name="trace",
+            name="project",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="traces",
+                to="projects.project",
+            ),
         ),
         migrations.AlterField(
-            model_name='trace',
-            name='run',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='traces', to='runs.run'),
+            model_name="trace",
+            name="run",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="traces",
+                to="runs.run",
+            ),
         ),
     ]

@@ -31,10 +31,24 @@ class Streamer(AgentBase):
             ]
             await self.print(msg, last=count == len(words))
             await asyncio.sleep(0.15)
-        call = Msg(self.name, [{"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}], "assistant")
+        call = Msg(
+            self.name,
+            [{"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}],
+            "assistant",
+        )
         await self.print(call)
-        result = Msg("system", [{"type": "tool_result", "id": "call_1", "name": "get_weather",
-                                 "output": [{"type": "text", "text": "sunny, 25°C"}]}], "system")
+        result = Msg(
+            "system",
+            [
+                {
+                    "type": "tool_result",
+                    "id": "call_1",
+                    "name": "get_weather",
+                    "output": [{"type": "text", "text": "sunny, 25°C"}],
+                }
+            ],
+            "system",
+        )
         await self.print(result)
         final = Msg(self.name, "Done: **sunny**, 25°C.", "assistant")
         await self.print(final)
@@ -43,8 +57,12 @@ class Streamer(AgentBase):
 
 def main():
     run_id, go_file = sys.argv[1], sys.argv[2]
-    agentscope.init(project=os.environ.get("STUDIO_PROJECT", "DashboardProject"), name="stream-demo",
-                    run_id=run_id, studio_url=os.environ["STUDIO_URL"])
+    agentscope.init(
+        project=os.environ.get("STUDIO_PROJECT", "DashboardProject"),
+        name="stream-demo",
+        run_id=run_id,
+        studio_url=os.environ["STUDIO_URL"],
+    )
     deadline = time.time() + 60
     while not os.path.exists(go_file) and time.time() < deadline:
         time.sleep(0.05)

@@ -10,14 +10,13 @@ import os
 import sys
 import threading
 from enum import Enum
-from typing import List, Optional
 
 import agentscope
 from agentscope.agent import UserAgent
 from pydantic import BaseModel, Field
 
 
-class Room(str, Enum):
+class Room(str, Enum):  # noqa: UP042  (as a user writes it for pydantic)
     single = "single"
     double = "double"
     suite = "suite"
@@ -25,7 +24,7 @@ class Room(str, Enum):
 
 class Address(BaseModel):
     city: str = Field(description="City of the guest")
-    postcode: Optional[str] = Field(default=None, description="Postcode, if any")
+    postcode: str | None = Field(default=None, description="Postcode, if any")
 
 
 class Booking(BaseModel):
@@ -34,13 +33,16 @@ class Booking(BaseModel):
     room: Room = Field(description="Kind of room")
     breakfast: bool = Field(default=False, description="Breakfast included?")
     address: Address
-    tags: List[str] = Field(default_factory=list, description="Free tags")
+    tags: list[str] = Field(default_factory=list, description="Free tags")
 
 
 def report(agent, msg):
     blocks = msg.content if isinstance(msg.content, list) else [{"type": "text", "text": msg.content}]
-    media = [{"type": b["type"], "media_type": b["source"].get("media_type"), "bytes": len(b["source"].get("data", ""))}
-             for b in blocks if b.get("type") in ("image", "audio", "video")]
+    media = [
+        {"type": b["type"], "media_type": b["source"].get("media_type"), "bytes": len(b["source"].get("data", ""))}
+        for b in blocks
+        if b.get("type") in ("image", "audio", "video")
+    ]
     answer = {"agent": agent, "text": msg.get_text_content(), "metadata": msg.metadata}
     if media:
         answer["media"] = media
@@ -62,8 +64,12 @@ def ask_in_thread(name):
 
 def main():
     run_id, mode = sys.argv[1], sys.argv[2]
-    agentscope.init(project=os.environ.get("STUDIO_PROJECT", "InputProject"), name=f"input-{mode}",
-                    run_id=run_id, studio_url=os.environ["STUDIO_URL"])
+    agentscope.init(
+        project=os.environ.get("STUDIO_PROJECT", "InputProject"),
+        name=f"input-{mode}",
+        run_id=run_id,
+        studio_url=os.environ["STUDIO_URL"],
+    )
     print("READY", flush=True)
     if mode == "plain":
         asyncio.run(ask("alice"))

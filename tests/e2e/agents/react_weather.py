@@ -79,14 +79,24 @@ async def ask(agent):
 def main():
     run_id = sys.argv[1]
     stream = (sys.argv[2] if len(sys.argv) > 2 else "stream") == "stream"
-    agentscope.init(project=os.environ.get("STUDIO_PROJECT", "ClientProject"), name="react-weather",
-                    run_id=run_id, studio_url=os.environ["STUDIO_URL"])
+    agentscope.init(
+        project=os.environ.get("STUDIO_PROJECT", "ClientProject"),
+        name="react-weather",
+        run_id=run_id,
+        studio_url=os.environ["STUDIO_URL"],
+    )
     print("INIT_OK", flush=True)
     print("PID", os.getpid(), flush=True)
     toolkit = Toolkit()
     toolkit.register_tool_function(get_weather)
-    agent = ReActAgent(name="Friday", sys_prompt="You are a helpful assistant.", model=ScriptedModel(stream),
-                       formatter=OpenAIChatFormatter(), toolkit=toolkit, memory=InMemoryMemory())
+    agent = ReActAgent(
+        name="Friday",
+        sys_prompt="You are a helpful assistant.",
+        model=ScriptedModel(stream),
+        formatter=OpenAIChatFormatter(),
+        toolkit=toolkit,
+        memory=InMemoryMemory(),
+    )
     reply = asyncio.run(ask(agent))
     print("REPLY", json.dumps({"id": reply.id, "name": reply.name, "content": reply.content}), flush=True)
 

@@ -22,10 +22,16 @@ from agentscope.tool import Toolkit, ToolResponse
 from agentscope.tracing import trace, trace_llm
 
 SCRIPT = [
-    (ChatResponse(content=[
-        {"type": "text", "text": "Let me check the weather."},
-        {"type": "tool_use", "id": "call_w1", "name": "get_weather", "input": {"city": "Paris"}},
-    ]), 123, 45),
+    (
+        ChatResponse(
+            content=[
+                {"type": "text", "text": "Let me check the weather."},
+                {"type": "tool_use", "id": "call_w1", "name": "get_weather", "input": {"city": "Paris"}},
+            ]
+        ),
+        123,
+        45,
+    ),
     (ChatResponse(content=[{"type": "text", "text": "It is sunny in Paris, 25°C."}]), 150, 60),
 ]
 
@@ -60,8 +66,14 @@ async def failing_function():
 async def main(run_id):
     toolkit = Toolkit()
     toolkit.register_tool_function(get_weather)
-    agent = ReActAgent(name="Friday", sys_prompt="You are a helpful assistant.", model=ScriptedModel(),
-                       formatter=OpenAIChatFormatter(), toolkit=toolkit, memory=InMemoryMemory())
+    agent = ReActAgent(
+        name="Friday",
+        sys_prompt="You are a helpful assistant.",
+        model=ScriptedModel(),
+        formatter=OpenAIChatFormatter(),
+        toolkit=toolkit,
+        memory=InMemoryMemory(),
+    )
     await agent(Msg("user", "What is the weather in Paris?", "user"))
     try:
         await failing_function()
@@ -70,9 +82,13 @@ async def main(run_id):
 
 
 if __name__ == "__main__":
-    agentscope.init(project=os.environ.get("STUDIO_PROJECT", "TracedProject"), name="traced",
-                    run_id=sys.argv[1], studio_url=os.environ["STUDIO_URL"],
-                    tracing_url=os.environ.get("STUDIO_TRACING_URL"))
+    agentscope.init(
+        project=os.environ.get("STUDIO_PROJECT", "TracedProject"),
+        name="traced",
+        run_id=sys.argv[1],
+        studio_url=os.environ["STUDIO_URL"],
+        tracing_url=os.environ.get("STUDIO_TRACING_URL"),
+    )
     asyncio.run(main(sys.argv[1]))
     from opentelemetry import trace as otel_trace
 
