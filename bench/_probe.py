@@ -184,9 +184,9 @@ def _structures():
     except Exception as exc:  # noqa: BLE001
         parts.append(f"layer=? ({exc})")
     try:
-        from runs import agent_link
+        from runs import agent_socket
 
-        sio = agent_link.sio
+        sio = agent_socket.sio
         rooms = sum(len(r) for r in getattr(sio.manager, "rooms", {}).values())
         parts.append(f"sio.rooms={rooms} eio.sockets={len(getattr(sio.eio, 'sockets', {}))}")
     except Exception as exc:  # noqa: BLE001

@@ -17,43 +17,13 @@ from django.conf import settings
 from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
-from studio import live, storable
+from studio import live
 
+from .agent_socket import NAMESPACE, run_room, sio
+from .answers import redeliver_pending, redeliver_unacknowledged
 from .models import InputRequest, Run
 
 log = logging.getLogger(__name__)
-NAMESPACE = "/python"
-
-if settings.REDIS_URL:
-    _manager = socketio.AsyncRedisManager(settings.REDIS_URL, channel=f"{settings.REDIS_PREFIX}-socketio")
-else:
-    _manager = None
-sio = socketio.AsyncServer(
-    async_mode="asgi",
-    client_manager=_manager,
-    # Host and Origin are checked in front of the server (studio/origins.py), so engine.io's
-    # own CORS handling is off.
-    cors_allowed_origins=[],
-    # Packets follow the edge's text rule (a run id in `auth` included).
-    json=storable,
-    # Agents send large messages over HTTP, not here; keep frames small.
-    max_http_buffer_size=1_000_000,
-)
-
-
-def start_manager():
-    """Start listening to the other workers now, not at this worker's first agent connection.
-
-    python-socketio starts its Redis listener lazily; a worker that only serves browsers would
-    otherwise never hear an agent's acknowledgement that another worker relays back to it.
-    """
-    if not sio.manager_initialized:
-        sio.manager_initialized = True
-        sio.manager.initialize()
-
-
-def run_room(run_id):
-    return f"run:{run_id}"
 
 
 @sio.on("connect", namespace=NAMESPACE)
@@ -69,8 +39,6 @@ async def connect(sid, environ, auth):
     await live.publish(live.run_changed(run))
     # Answers given while the agent was away (blip, server restart) go out once this connect
     # has been acknowledged, not inside it.
-    from .answers import redeliver_pending
-
     sio.start_background_task(redeliver_pending, run_id)
 
 
@@ -117,9 +85,7 @@ def finish_abandoned_runs(run_id=None):
         runs = runs.filter(pk=run_id)
     finished = list(runs)
     for run in finished:
-        Run.objects.filter(pk=run.pk, agent_sockets=0).update(
-            status=Run.Status.FINISHED, finished_at=run.agent_left_at
-        )
+        Run.objects.filter(pk=run.pk, agent_sockets=0).update(status=Run.Status.FINISHED, finished_at=run.agent_left_at)
         run.status = Run.Status.FINISHED
     return finished
 
@@ -134,8 +100,6 @@ def forget_sockets_of_previous_process():
 async def sweep_forever():
     """Finish runs whose grace ran out while no timer of this process was watching them, and
     send again the answers that a connected agent has not acknowledged (a lost frame)."""
-    from .answers import redeliver_unacknowledged
-
     while True:
         await asyncio.sleep(max(settings.STUDIO_DISCONNECT_GRACE / 2, 0.5))
         try:

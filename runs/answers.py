@@ -23,6 +23,7 @@ from referencing.exceptions import Unresolvable
 from studio import live
 from studio.db import writing
 
+from .agent_socket import NAMESPACE, run_room, sio
 from .content import InvalidContent, validate_content
 from .models import InputRequest, Run
 
@@ -76,7 +77,9 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
 
     The pages are told by `answer`, after the agent has been sent the answer."""
     if not isinstance(blocks, list) or len(blocks) > MAX_ANSWER_BLOCKS:
-        raise AnswerRejected(f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"})
+        raise AnswerRejected(
+            f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"}
+        )
     check_answer_size(answer_size(blocks, structured))
     try:
         validate_content(blocks, "blocks")
@@ -85,8 +88,8 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
     with writing():
         # The run's row is locked too: two answers to one run's requests decide its status in turn.
         try:
-            request = InputRequest.objects.select_for_update().select_related("run").get(
-                request_id=request_id, run_id=run_id
+            request = (
+                InputRequest.objects.select_for_update().select_related("run").get(request_id=request_id, run_id=run_id)
             )
         except InputRequest.DoesNotExist:
             raise AnswerRejected(f"This run has no input request '{request_id}'", status=404) from None
@@ -113,8 +116,10 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
         run = request.run
         if run.status == Run.Status.WAITING:
             pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
-            if Run.objects.filter(pk=run.pk, status=Run.Status.WAITING).exclude(Exists(pending)).update(
-                status=Run.Status.RUNNING
+            if (
+                Run.objects.filter(pk=run.pk, status=Run.Status.WAITING)
+                .exclude(Exists(pending))
+                .update(status=Run.Status.RUNNING)
             ):
                 run.status = Run.Status.RUNNING
     return request
@@ -129,8 +134,6 @@ def _mark_delivered(request_pk):
 
 async def deliver(request):
     """Emit the recorded answer to the run's agent sockets; the ack marks it delivered."""
-    from .agent_link import NAMESPACE, run_room, sio
-
     loop = asyncio.get_running_loop()
 
     def on_ack(*_):
@@ -181,9 +184,11 @@ REDELIVER_AFTER = timedelta(seconds=5)
 async def redeliver_unacknowledged():
     def stale():
         cutoff = timezone.now() - REDELIVER_AFTER
-        return list(InputRequest.objects.filter(
-            status=InputRequest.Status.ANSWERED, answered_at__lte=cutoff, run__agent_sockets__gt=0
-        )[:100])
+        return list(
+            InputRequest.objects.filter(
+                status=InputRequest.Status.ANSWERED, answered_at__lte=cutoff, run__agent_sockets__gt=0
+            )[:100]
+        )
 
     for request in await database_sync_to_async(stale)():
         log.info("answer %s to run %s not acknowledged; sending it again", request.request_id, request.run_id)

@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from runs import agent_link  # noqa: E402
+from runs import agent_link, agent_socket  # noqa: E402
 from studio import db, live  # noqa: E402
 from studio.handlers import http_application  # noqa: E402
 from studio.origins import HostAndOriginCheck  # noqa: E402
@@ -58,7 +58,7 @@ class StudioApp(socketio.ASGIApp):
         if _too_large_for_polling(scope):
             # python-engineio answers such a POST only when the session's ping times out (it
             # closes the session and waits for a GET that never comes): refuse it at once.
-            await _refuse(send, 413, f"A polling packet is at most {agent_link.sio.eio.max_http_buffer_size} bytes")
+            await _refuse(send, 413, f"A polling packet is at most {agent_socket.sio.eio.max_http_buffer_size} bytes")
             return
         await super().__call__(scope, receive, send)
 
@@ -67,7 +67,7 @@ def _too_large_for_polling(scope):
     if scope["type"] != "http" or scope.get("method") != "POST" or "socket.io/" not in scope.get("path", ""):
         return False
     length = dict(scope.get("headers") or ()).get(b"content-length", b"0")
-    return length.isdigit() and int(length) > agent_link.sio.eio.max_http_buffer_size
+    return length.isdigit() and int(length) > agent_socket.sio.eio.max_http_buffer_size
 
 
 async def _refuse(send, status, message):
@@ -93,8 +93,8 @@ async def _start_services():
             await database_sync_to_async(agent_link.forget_sockets_of_previous_process)()
         except Exception:  # the sweeper finishes those runs later; serving must go on
             log.exception("resetting the agent sockets of the previous process failed")
-    agent_link.start_manager()
-    agent_link.sio.start_background_task(agent_link.sweep_forever)
+    agent_socket.start_manager()
+    agent_socket.sio.start_background_task(agent_link.sweep_forever)
     db.start_sqlite_checkpointer()
 
 
@@ -113,7 +113,7 @@ if (
     )
 
 application = HostAndOriginCheck(
-    StudioApp(agent_link.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")
+    StudioApp(agent_socket.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")
 )
 
 # Everything loaded so far (Django, the apps, their modules: ~140,000 objects) lives as long as

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from runs import agent_link
+from runs import agent_link, agent_socket
 from studio import asgi, db, live
 from tests.support.waiting import run_async
 
@@ -25,7 +25,7 @@ def test_calls_that_arrive_while_a_restarted_server_takes_over_wait_for_it(monke
         pass
 
     monkeypatch.setattr(agent_link, "forget_sockets_of_previous_process", slow_forget)
-    monkeypatch.setattr(agent_link, "start_manager", lambda: None)
+    monkeypatch.setattr(agent_socket, "start_manager", lambda: None)
     monkeypatch.setattr(agent_link, "sweep_forever", no_sweeping)
     monkeypatch.setattr(db, "start_sqlite_checkpointer", lambda: None)
     monkeypatch.setattr(asgi.StudioApp, "_startup", None)
@@ -34,7 +34,7 @@ def test_calls_that_arrive_while_a_restarted_server_takes_over_wait_for_it(monke
     async def django(scope, receive, send):
         happened.append(scope["path"])
 
-    app = asgi.StudioApp(agent_link.sio, other_asgi_app=django)
+    app = asgi.StudioApp(agent_socket.sio, other_asgi_app=django)
 
     async def two_calls():
         http = {"type": "http", "method": "GET", "headers": [], "query_string": b""}
@@ -51,11 +51,18 @@ def test_what_the_server_loads_at_start_is_left_out_of_the_collectors_full_passe
     import subprocess
     import sys
 
-    probe = ("import gc, studio.asgi; frozen = gc.get_freeze_count(); "
-             "walked = len(gc.get_objects()); print(frozen, walked)")
+    probe = (
+        "import gc, studio.asgi; frozen = gc.get_freeze_count(); walked = len(gc.get_objects()); print(frozen, walked)"
+    )
     env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "studio.settings"}
-    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     assert done.returncode == 0, done.stderr
     frozen, walked = map(int, done.stdout.split())
     assert frozen > 50_000 and walked < frozen / 5, (frozen, walked)
