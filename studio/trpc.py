@@ -113,7 +113,8 @@ class TrpcView(APIView):
         try:
             request.get_host()
         except DisallowedHost:
-            origins.log_refusal(request.scope, origins.host_refusal(request.META.get("HTTP_HOST")))
+            where = {"type": "http", "path": request.path, "client": (request.META.get("REMOTE_ADDR", "?"), 0)}
+            origins.log_refusal(where, origins.host_refusal(request.META.get("HTTP_HOST")))
             return error(self.procedure, "Host not allowed: add it to ALLOWED_HOSTS", 400, "Host")
         # DRF reads the body stream itself, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check.
         length = request.META.get("CONTENT_LENGTH") or "0"

@@ -12,6 +12,7 @@ import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from runs.procedures import PROCEDURES
 from studio.origins import refusal
 from tests.support.waiting import query, wait_for
 
@@ -180,3 +181,19 @@ def test_a_page_of_another_local_port_cannot_open_a_runs_socket(studio):
         f"ws://127.0.0.1:{studio.port}/ws/runs/{run_id}/", additional_headers={"Origin": studio.url}, open_timeout=10
     ):
         pass  # its own origin still opens
+
+
+@pytest.mark.django_db
+def test_trpc_answers_a_foreign_host_in_its_own_shape_and_logs_it_once(rf, caplog):
+    request = rf.post(
+        "/trpc/registerRun",
+        json.dumps({"id": "r", "project": "P"}),
+        content_type="application/json",
+        HTTP_HOST="evil.example",
+    )
+    with caplog.at_level("WARNING", logger="studio.origins"):
+        response = PROCEDURES["registerRun"](request)
+    response.render()
+    assert response.status_code == 400 and json.loads(response.content)["error"]["data"]["field"] == "Host"
+    [line] = [record.getMessage() for record in caplog.records if record.name == "studio.origins"]
+    assert "/trpc/registerRun" in line and "'evil.example' is not in ALLOWED_HOSTS" in line and '"project"' not in line
