@@ -36,8 +36,11 @@ def storable(value):
 
 def may_hold_unstorable(json_text):
     """False when JSON text certainly decodes to storable strings only (a quick substring test)."""
-    escapes = _ESCAPES_BYTES if isinstance(json_text, (bytes, bytearray)) else _ESCAPES_TEXT
-    return any(escape in json_text for escape in escapes)
+    is_bytes = isinstance(json_text, (bytes, bytearray))
+    # Most bodies hold no escape at all: one search instead of three (this runs on every pushMessage).
+    if (b"\\u" if is_bytes else "\\u") not in json_text:
+        return False
+    return any(escape in json_text for escape in (_ESCAPES_BYTES if is_bytes else _ESCAPES_TEXT))
 
 
 def _no_constants(name):
