@@ -246,31 +246,40 @@ def test_an_answer_given_while_the_agent_is_disconnected_arrives_when_it_reconne
 def test_a_server_restart_keeps_the_request_and_the_reconnected_agent_gets_the_answer(fresh_studio, page, agents):
     fresh_studio.extra_env["STUDIO_DISCONNECT_GRACE"] = "30"
     fresh_studio.start()
-    agent = agents(fresh_studio.url, "plain")
-    wait_for(lambda: pending_requests(fresh_studio, agent.run_id), message="the input request")
-
-    fresh_studio.restart()
+    # Through a proxy only to see the agent's HTTP calls: the request is stored before its POST's
+    # answer is back with the agent, and a restart in between fails that call and ends the program.
+    proxy = TcpProxy(fresh_studio.port)
     try:
-        wait_for(
-            lambda: (
-                query(fresh_studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0]["agent_sockets"]
-                == 1
-            ),
-            timeout=30,
-            message="the agent to reconnect",
-        )
-    except AssertionError:
-        # agentscope's client tries to reconnect 3 times (over ~5.5-8.5 s), then gives up: its log says which.
-        agent.kill()
-        raise AssertionError(
-            f"the agent is not connected after the restart; it printed:\n{agent.communicate()[0]}"
-        ) from None
-    open_run(page, fresh_studio, agent.run_id)
-    box = page.locator("[data-answer-form].active textarea")
-    box.fill("after the restart")
-    box.press("Enter")
-    [answer] = answers_of(agent)
-    assert answer["text"] == "after the restart"
+        agent = agents(proxy.url, "plain")
+        wait_for(lambda: pending_requests(fresh_studio, agent.run_id), message="the input request")
+        wait_for(lambda: proxy.requests_in_flight() == 0, message="the agent's calls to be answered")
+
+        fresh_studio.restart()
+        try:
+            wait_for(
+                lambda: (
+                    query(fresh_studio, "SELECT agent_sockets FROM runs_run WHERE id = ?", agent.run_id)[0][
+                        "agent_sockets"
+                    ]
+                    == 1
+                ),
+                timeout=30,
+                message="the agent to reconnect",
+            )
+        except AssertionError:
+            # agentscope's client tries to reconnect 3 times (over ~5.5-8.5 s), then gives up: its log says which.
+            agent.kill()
+            raise AssertionError(
+                f"the agent is not connected after the restart; it printed:\n{agent.communicate()[0]}"
+            ) from None
+        open_run(page, fresh_studio, agent.run_id)
+        box = page.locator("[data-answer-form].active textarea")
+        box.fill("after the restart")
+        box.press("Enter")
+        [answer] = answers_of(agent)
+        assert answer["text"] == "after the restart"
+    finally:
+        proxy.close()
 
 
 def test_an_image_can_be_attached_and_an_oversized_file_is_refused_with_a_message(studio, page, agents):
