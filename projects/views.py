@@ -1,7 +1,6 @@
 """The projects page: every project with its runs counted by status."""
 
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from runs.models import Run
 from studio import live
+from studio.db import writing
 from traces.models import Trace
 
 from .models import Project
@@ -56,7 +56,7 @@ def project_list(request):
 @require_POST
 def delete_project(request, pk):
     project = get_object_or_404(Project, pk=pk)
-    with transaction.atomic():
+    with writing():
         project.delete()
         live.publish_on_commit(live.project_changed(pk, deleted=True))
     if request.htmx:

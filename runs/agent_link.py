@@ -1,27 +1,23 @@
 """The Socket.IO link to agent processes: namespace /python, one room per run.
 
 The agentscope client connects right after registerRun with auth {"run_id": ...}. It sends
-nothing else: its disconnect is the only sign that the run has ended (or crashed, or lost its
-network for a moment, or that this server restarted). So a run counts as finished only once
-its last socket has been gone for STUDIO_DISCONNECT_GRACE seconds; a reconnect within that
-time keeps it running and its input requests pending.
+nothing else: its connects and disconnects drive the run's lifecycle, whose rules are
+`RunQuerySet`'s (runs/models.py). This module only wires the socket events to them, and runs
+the timers: the grace after a disconnect, and the sweeper.
 """
 
 import asyncio
 import logging
-from datetime import timedelta
 
 import socketio
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import Case, Exists, F, OuterRef, Value, When
-from django.utils import timezone
 
 from studio import live
 
 from .agent_socket import NAMESPACE, run_room, sio
 from .answers import redeliver_pending, redeliver_unacknowledged
-from .models import InputRequest, Run
+from .models import Run
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +27,7 @@ async def connect(sid, environ, auth):
     run_id = auth.get("run_id") if isinstance(auth, dict) else None
     if not isinstance(run_id, str) or not run_id:
         raise socketio.exceptions.ConnectionRefusedError("auth must be {'run_id': <registered run id>}")
-    run = await database_sync_to_async(_agent_connected)(run_id)
+    run = await database_sync_to_async(Run.objects.agent_connected)(run_id)
     if run is None:
         raise socketio.exceptions.ConnectionRefusedError(f"unknown run '{run_id}': call registerRun first")
     await sio.save_session(sid, {"run_id": run_id}, namespace=NAMESPACE)
@@ -47,54 +43,19 @@ async def disconnect(sid, reason=None):
     session = await sio.get_session(sid, namespace=NAMESPACE)
     run_id = session.get("run_id")
     if run_id:
-        await database_sync_to_async(_agent_disconnected)(run_id)
+        await database_sync_to_async(Run.objects.agent_disconnected)(run_id)
         sio.start_background_task(_finish_after_grace, run_id)
-
-
-def _agent_connected(run_id):
-    # The status is decided in the UPDATE itself: an answer recorded between a separate check
-    # for pending requests and this write would otherwise leave the run "waiting" for nothing.
-    pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
-    status = Case(When(Exists(pending), then=Value(Run.Status.WAITING)), default=Value(Run.Status.RUNNING))
-    if not Run.objects.filter(pk=run_id).update(
-        agent_sockets=F("agent_sockets") + 1, agent_left_at=None, status=status, finished_at=None
-    ):
-        return None
-    return Run.objects.get(pk=run_id)
-
-
-def _agent_disconnected(run_id):
-    now = timezone.now()
-    Run.objects.filter(pk=run_id, agent_sockets__gt=0).update(agent_sockets=F("agent_sockets") - 1)
-    Run.objects.filter(pk=run_id, agent_sockets=0).update(agent_left_at=now)
 
 
 async def _finish_after_grace(run_id):
     await asyncio.sleep(settings.STUDIO_DISCONNECT_GRACE)
-    for run in await database_sync_to_async(finish_abandoned_runs)(run_id):
+    for run in await database_sync_to_async(Run.objects.finish_abandoned)(run_id):
         await live.publish(live.run_changed(run))
 
 
-def finish_abandoned_runs(run_id=None):
-    """Mark finished the live runs whose agent has been gone longer than the grace period."""
-    cutoff = timezone.now() - timedelta(seconds=settings.STUDIO_DISCONNECT_GRACE)
-    runs = Run.objects.filter(
-        status__in=[Run.Status.RUNNING, Run.Status.WAITING], agent_sockets=0, agent_left_at__lte=cutoff
-    )
-    if run_id is not None:
-        runs = runs.filter(pk=run_id)
-    finished = list(runs)
-    for run in finished:
-        Run.objects.filter(pk=run.pk, agent_sockets=0).update(status=Run.Status.FINISHED, finished_at=run.agent_left_at)
-        run.status = Run.Status.FINISHED
-    return finished
-
-
 def forget_sockets_of_previous_process():
-    """After a restart no socket of the old process is alive: start every live run's grace."""
-    Run.objects.filter(status__in=[Run.Status.RUNNING, Run.Status.WAITING], agent_sockets__gt=0).update(
-        agent_sockets=0, agent_left_at=timezone.now()
-    )
+    """Called once at start: the sockets the database counts belonged to a process now gone."""
+    Run.objects.forget_agent_sockets()
 
 
 async def sweep_forever():
@@ -103,7 +64,7 @@ async def sweep_forever():
     while True:
         await asyncio.sleep(max(settings.STUDIO_DISCONNECT_GRACE / 2, 0.5))
         try:
-            for run in await database_sync_to_async(finish_abandoned_runs)():
+            for run in await database_sync_to_async(Run.objects.finish_abandoned)():
                 await live.publish(live.run_changed(run))
             await redeliver_unacknowledged()
         except Exception:  # a passing database error must not end the sweeper

@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -22,24 +21,15 @@ from referencing.exceptions import Unresolvable
 
 from studio import live
 from studio.db import writing
+from studio.rejected import Rejected
 
 from .agent_socket import NAMESPACE, run_room, sio
-from .content import InvalidContent, validate_content
+from .content import validate_content
 from .models import InputRequest, Run
 
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_BLOCKS = 32
-
-
-class AnswerRejected(Exception):
-    """The answer cannot be taken; `errors` maps a field path ('' for the whole) to a message."""
-
-    def __init__(self, message, status=400, errors=None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.errors = errors or {}
 
 
 def structured_errors(schema, value):
@@ -64,7 +54,7 @@ def answer_size(blocks, structured):
 
 def check_answer_size(size):
     if size > settings.STUDIO_MAX_ANSWER_BYTES:
-        raise AnswerRejected(too_large_message(size), status=413, errors={"blocks": "too large"})
+        raise Rejected(too_large_message(size), status=413, errors={"blocks": "too large"})
 
 
 def too_large_message(size):
@@ -73,18 +63,15 @@ def too_large_message(size):
 
 
 def record_answer(run_id, request_id, blocks, structured, answered_by=""):
-    """Store the answer of a pending request of run `run_id`; raise AnswerRejected if it cannot be taken.
+    """Store the answer of a pending request of run `run_id`; raise Rejected if it cannot be taken.
 
     The pages are told by `answer`, after the agent has been sent the answer."""
     if not isinstance(blocks, list) or len(blocks) > MAX_ANSWER_BLOCKS:
-        raise AnswerRejected(
+        raise Rejected(
             f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"}
         )
     check_answer_size(answer_size(blocks, structured))
-    try:
-        validate_content(blocks, "blocks")
-    except InvalidContent as exc:
-        raise AnswerRejected(str(exc), errors={exc.field: exc.message}) from exc
+    validate_content(blocks, "blocks")
     with writing():
         # The run's row is locked too: two answers to one run's requests decide its status in turn.
         try:
@@ -92,19 +79,19 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
                 InputRequest.objects.select_for_update().select_related("run").get(request_id=request_id, run_id=run_id)
             )
         except InputRequest.DoesNotExist:
-            raise AnswerRejected(f"This run has no input request '{request_id}'", status=404) from None
+            raise Rejected(f"This run has no input request '{request_id}'", status=404) from None
         if request.status != InputRequest.Status.PENDING:
-            raise AnswerRejected("This request has already been answered", status=409)
+            raise Rejected("This request has already been answered", status=409)
         if request.structured_input is not None:
             if structured is None:
-                raise AnswerRejected("This request needs the form filled in", errors={"": "required"})
+                raise Rejected("This request needs the form filled in", errors={"": "required"})
             try:
                 errors = structured_errors(request.structured_input, structured)
             except (Unresolvable, SchemaError, RecursionError, ValueError) as exc:
                 # Requests stored before their schemas were checked on arrival.
-                raise AnswerRejected(f"The agent's schema cannot be checked: {exc}", errors={"": "unchecked"}) from exc
+                raise Rejected(f"The agent's schema cannot be checked: {exc}", errors={"": "unchecked"}) from exc
             if errors:
-                raise AnswerRejected("Some fields need attention", errors=errors)
+                raise Rejected("Some fields need attention", errors=errors)
         else:
             structured = None
         request.status = InputRequest.Status.ANSWERED
@@ -113,15 +100,7 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
         request.answer_blocks = blocks
         request.answer_structured = structured
         request.save(update_fields=["status", "answered_at", "answered_by", "answer_blocks", "answer_structured"])
-        run = request.run
-        if run.status == Run.Status.WAITING:
-            pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
-            if (
-                Run.objects.filter(pk=run.pk, status=Run.Status.WAITING)
-                .exclude(Exists(pending))
-                .update(status=Run.Status.RUNNING)
-            ):
-                run.status = Run.Status.RUNNING
+        Run.objects.resume_if_answered(request.run)
     return request
 
 

@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 
 from studio import live
 from studio.consumers import LivePageConsumer
+from studio.rejected import Rejected
 from studio.templatetags.studio_tags import dom_id
 from traces.live_render import last_span_pk, render_spans_update
 
@@ -169,7 +170,7 @@ class RunConsumer(LivePageConsumer):
                 answered_by=self.who(),
                 from_page_socket=True,
             )
-        except answers.AnswerRejected as exc:
+        except Rejected as exc:
             await self.send_json(
                 {"type": "answer.rejected", "requestId": request_id, "message": exc.message, "errors": exc.errors}
             )

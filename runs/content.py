@@ -6,6 +6,8 @@ types this server does not know yet are stored and shown as JSON rather than ref
 
 from jsonschema import Draft202012Validator
 
+from studio.rejected import Rejected
+
 _MEDIA_SOURCE = {
     "type": "object",
     "required": ["type"],
@@ -53,29 +55,26 @@ BLOCK_SCHEMAS = {
 _VALIDATORS = {name: Draft202012Validator(schema) for name, schema in BLOCK_SCHEMAS.items()}
 
 
-class InvalidContent(ValueError):
-    def __init__(self, field, message):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+def invalid(field, message):
+    return Rejected(f"{field}: {message}", field=field, errors={field: message})
 
 
 def validate_content(content, field="msg.content"):
-    """Check a message's content (a string or a list of blocks); raise InvalidContent."""
+    """Check a message's content (a string or a list of blocks); raise Rejected."""
     if content is None or isinstance(content, str):
         return
     if not isinstance(content, list):
-        raise InvalidContent(field, "must be a string or a list of content blocks")
+        raise invalid(field, "must be a string or a list of content blocks")
     for index, block in enumerate(content):
         validate_block(block, f"{field}[{index}]")
 
 
 def validate_block(block, field):
     if not isinstance(block, dict):
-        raise InvalidContent(field, "a content block must be an object")
+        raise invalid(field, "a content block must be an object")
     block_type = block.get("type")
     if not isinstance(block_type, str):
-        raise InvalidContent(f"{field}.type", "a content block needs a string 'type'")
+        raise invalid(f"{field}.type", "a content block needs a string 'type'")
     validator = _VALIDATORS.get(block_type)
     if validator is None:
         return
@@ -85,7 +84,7 @@ def validate_block(block, field):
         message = error.message
         if error.validator == "oneOf" and "source" in error.absolute_path:
             message = "source must be {type: 'base64', media_type, data} or {type: 'url', url}"
-        raise InvalidContent(f"{field}{path}", message)
+        raise invalid(f"{field}{path}", message)
     if block_type == "tool_result" and isinstance(block["output"], list):
         for index, inner in enumerate(block["output"]):
             validate_block(inner, f"{field}.output[{index}]")

@@ -1,20 +1,133 @@
 import hashlib
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, models
+from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
 from projects.models import Project
+from studio.db import writing
 from studio.fields import StorableJSONField, WrittenJSONField
+
+# Run and project "last activity" is written at most this often per run, not on every chunk.
+ACTIVITY_RESOLUTION = timedelta(seconds=1)
+
+
+class RunQuerySet(models.QuerySet):
+    """A run's lifecycle: every change of its status is one of these, and nothing else writes it.
+
+    - registered (again): running; a finished run registered again is live once more
+    - an agent socket connects: waiting if a request is pending, else running
+    - the agent asks a person: waiting
+    - the last pending request is answered: running
+    - the last agent socket has been gone for STUDIO_DISCONNECT_GRACE: finished
+    - the server restarts: every live run's sockets are gone, so its grace starts
+
+    The agent's disconnect is the only sign that a run ended (the agentscope client sends no
+    "finished"): hence the grace, which a reconnect (a network blip, a server restart) cancels.
+    Methods that take `now` write inside the caller's `writing()` transaction; the others are a
+    transaction of their own.
+    """
+
+    def live(self):
+        return self.filter(status__in=Run.LIVE)
+
+    def register(self, run_id, project, *, name, pid, status, client_timestamp, run_dir, now):
+        """Create the run, or refresh the one with this id (the client may register it again)."""
+        fields = {
+            "project": project,
+            "name": name,
+            "pid": pid,
+            "status": status or Run.Status.RUNNING,
+            "client_timestamp": client_timestamp,
+            "run_dir": run_dir,
+            "last_activity_at": now,
+            "finished_at": None,
+        }
+        return self.update_or_create(id=run_id, defaults=fields, create_defaults={**fields, "started_at": now})
+
+    def agent_connected(self, run_id):
+        """Count a new agent socket; return the run, or None if no run has this id."""
+        # The status is decided in the UPDATE itself: an answer recorded between a separate check
+        # for pending requests and this write would otherwise leave the run "waiting" for nothing.
+        pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
+        status = Case(When(Exists(pending), then=Value(Run.Status.WAITING)), default=Value(Run.Status.RUNNING))
+        with writing():
+            if not self.filter(pk=run_id).update(
+                agent_sockets=F("agent_sockets") + 1, agent_left_at=None, status=status, finished_at=None
+            ):
+                return None
+            return self.get(pk=run_id)
+
+    def agent_disconnected(self, run_id):
+        """Count an agent socket gone; the last one gone starts the run's grace."""
+        with writing():
+            self.filter(pk=run_id, agent_sockets__gt=0).update(agent_sockets=F("agent_sockets") - 1)
+            self.filter(pk=run_id, agent_sockets=0).update(agent_left_at=timezone.now())
+
+    def finish_abandoned(self, run_id=None):
+        """Mark finished the live runs whose agent has been gone longer than the grace; return them."""
+        cutoff = timezone.now() - timedelta(seconds=settings.STUDIO_DISCONNECT_GRACE)
+        runs = self.live().filter(agent_sockets=0, agent_left_at__lte=cutoff)
+        if run_id is not None:
+            runs = runs.filter(pk=run_id)
+        finished = []
+        with writing():
+            for run in runs:
+                # Ended when its agent left, not when this sweep noticed. A reconnect since the
+                # SELECT (agent_sockets > 0) keeps it live.
+                if self.filter(pk=run.pk, agent_sockets=0).update(
+                    status=Run.Status.FINISHED, finished_at=run.agent_left_at
+                ):
+                    run.status, run.finished_at = Run.Status.FINISHED, run.agent_left_at
+                    finished.append(run)
+        return finished
+
+    def forget_agent_sockets(self):
+        """After a restart no socket of the old process is alive: start every live run's grace."""
+        with writing():
+            self.live().filter(agent_sockets__gt=0).update(agent_sockets=0, agent_left_at=timezone.now())
+
+    def wait_for_input(self, run, now):
+        """An agent of the run asks a person (inside the caller's transaction)."""
+        self.filter(pk=run.pk).update(status=Run.Status.WAITING, last_activity_at=now)
+        run.status = Run.Status.WAITING
+
+    def resume_if_answered(self, run):
+        """Waiting → running once none of its requests is pending (inside the caller's transaction,
+        which holds the run's row locked so that two answers decide in turn)."""
+        if run.status != Run.Status.WAITING:
+            return
+        pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
+        if self.filter(pk=run.pk, status=Run.Status.WAITING).exclude(Exists(pending)).update(status=Run.Status.RUNNING):
+            run.status = Run.Status.RUNNING
+
+    def touch(self, run, now):
+        """Record activity on the run and its project, at most once per ACTIVITY_RESOLUTION.
+
+        Returns whether it wrote (inside the caller's transaction)."""
+        if now - run.last_activity_at < ACTIVITY_RESOLUTION:
+            return False
+        self.filter(pk=run.pk).update(last_activity_at=now)
+        Project.objects.filter(pk=run.project_id).update(last_activity_at=now)
+        run.last_activity_at = now
+        return True
 
 
 class Run(models.Model):
     """One execution of an agent program: `agentscope.init(...)` registers it."""
+
+    objects = RunQuerySet.as_manager()
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
         WAITING = "waiting", "Waiting for input"
         FINISHED = "finished", "Finished"
         ERROR = "error", "Error"
+
+    # An agent may still write to it, or is waiting for a person.
+    LIVE = (Status.RUNNING, Status.WAITING)
 
     # The client chooses the id (a shortuuid, or the run_id given to init()).
     id = models.CharField(max_length=255, primary_key=True)
@@ -49,7 +162,11 @@ class Run(models.Model):
 
     @property
     def is_live(self):
-        return self.status in (self.Status.RUNNING, self.Status.WAITING)
+        return self.status in self.LIVE
+
+    @property
+    def is_finished(self):
+        return self.status == self.Status.FINISHED
 
 
 class ReplyManager(models.Manager):

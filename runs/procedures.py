@@ -2,8 +2,6 @@
 
 import threading
 
-from studio.trpc import TrpcView
-
 from . import recording
 from .serializers import (
     PushMessageSerializer,
@@ -11,6 +9,7 @@ from .serializers import (
     RegisterRunSerializer,
     RequestUserInputSerializer,
 )
+from .trpc import TrpcView
 
 # One serializer of each kind per thread, reused: DRF deep-copies every declared field into each
 # new instance, which was about half the CPU time of a pushMessage. An instance keeps nothing

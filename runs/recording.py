@@ -6,7 +6,6 @@ a repeated registerRun) never duplicate anything. Live updates go out after comm
 
 import threading
 from collections import OrderedDict
-from datetime import timedelta
 
 from django.db import IntegrityError
 from django.utils import timezone
@@ -14,13 +13,10 @@ from django.utils import timezone
 from projects.models import Project
 from studio import live
 from studio.db import writing
-from studio.trpc import TrpcError
+from studio.rejected import Rejected
 from traces.ingest import link_orphan_spans
 
 from .models import InputRequest, Message, Reply, Run
-
-# Run and project "last activity" is written at most this often per run, not on every chunk.
-ACTIVITY_RESOLUTION = timedelta(seconds=1)
 
 
 def register_run(data):
@@ -29,18 +25,15 @@ def register_run(data):
     with writing():
         recent.forget_run(data["id"])
         project, _ = Project.objects.get_or_create(name=data["project"])
-        fields = {
-            "project": project,
-            "name": data.get("name") or "",
-            "pid": data.get("pid"),
-            "status": data.get("status") or Run.Status.RUNNING,
-            "client_timestamp": data.get("timestamp") or "",
-            "run_dir": data.get("run_dir") or "",
-            "last_activity_at": now,
-            "finished_at": None,
-        }
-        run, created = Run.objects.update_or_create(
-            id=data["id"], defaults=fields, create_defaults={**fields, "started_at": now}
+        run, created = Run.objects.register(
+            data["id"],
+            project,
+            name=data.get("name") or "",
+            pid=data.get("pid"),
+            status=data.get("status"),
+            client_timestamp=data.get("timestamp") or "",
+            run_dir=data.get("run_dir") or "",
+            now=now,
         )
         Project.objects.filter(pk=project.pk).update(last_activity_at=now)
         # The exporter's spans may have come first (agentscope sends them from another thread).
@@ -52,16 +45,12 @@ def register_run(data):
 def _live_run(run_id, procedure_field="runId"):
     run = Run.objects.only("id", "project_id", "status", "last_activity_at").filter(pk=run_id).first()
     if run is None:
-        raise TrpcError(f"Unknown run '{run_id}': call registerRun first", 404, procedure_field)
+        raise Rejected(f"Unknown run '{run_id}': call registerRun first", 404, procedure_field)
     return run
 
 
 def _touch(run, now):
-    """Record activity on the run and its project, at most once per ACTIVITY_RESOLUTION."""
-    if now - run.last_activity_at >= ACTIVITY_RESOLUTION:
-        Run.objects.filter(pk=run.pk).update(last_activity_at=now)
-        Project.objects.filter(pk=run.project_id).update(last_activity_at=now)
-        run.last_activity_at = now
+    if Run.objects.touch(run, now):
         live.publish_on_commit(live.project_active(run.project_id))
 
 
@@ -168,10 +157,9 @@ def request_user_input(data):
             now=now,
         )
         if owner != run.pk:
-            raise TrpcError("requestId is already used by another run", 409, "requestId")
+            raise Rejected("requestId is already used by another run", 409, "requestId")
         if created:
-            Run.objects.filter(pk=run.pk).update(status=Run.Status.WAITING, last_activity_at=now)
-            run.status = Run.Status.WAITING
+            Run.objects.wait_for_input(run, now)
             live.publish_on_commit(live.input_changed(run, request_pk))
             live.publish_on_commit(live.run_changed(run))
     return request_pk

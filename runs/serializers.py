@@ -12,7 +12,9 @@ from referencing.jsonschema import DRAFT202012
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from .content import InvalidContent, validate_content
+from studio.rejected import Rejected
+
+from .content import validate_content
 from .models import Run
 
 
@@ -56,9 +58,9 @@ class MsgSerializer(serializers.Serializer):
     def validate_content(self, value):
         try:
             validate_content(value)
-        except InvalidContent as exc:
+        except Rejected as exc:
             # Reported by the view as "msg.content[2].source: ...".
-            raise serializers.ValidationError(exc.message, code=exc.field) from exc
+            raise serializers.ValidationError(exc.errors[exc.field], code=exc.field) from exc
         return value
 
     def validate_metadata(self, value):

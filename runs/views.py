@@ -5,7 +5,6 @@ import binascii
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +14,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
 from studio import live, storable
+from studio.db import writing
+from studio.rejected import Rejected
 
 from . import answers, chat, recording
 from .models import Message, Reply, Run
@@ -211,7 +212,7 @@ def _block_at(blocks, path):
 def delete_run(request, run_id):
     run = get_object_or_404(Run, pk=run_id)
     project = run.project
-    with transaction.atomic():
+    with writing():
         run.delete()
         recording.recent.forget_run(run_id)
         live.publish_on_commit(live.run_deleted(run_id, project.pk))
@@ -266,6 +267,6 @@ async def answer_input(request, run_id, request_id):
             body.get("structured"),
             answered_by=body.get("by") if isinstance(body.get("by"), str) else "http",
         )
-    except answers.AnswerRejected as exc:
+    except Rejected as exc:
         return JsonResponse({"error": exc.message, "errors": exc.errors}, status=exc.status)
     return JsonResponse({"ok": True, "requestId": request_id})

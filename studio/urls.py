@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from runs.procedures import PROCEDURES
-from studio.trpc import error_response
+from runs.trpc import error_response
 from traces.views import ingest_traces
 
 

@@ -82,7 +82,7 @@ def test_behind_a_tls_proxy_the_public_origin_passes_by_default_port_or_csrf_tru
 
 def test_pages_and_trpc_are_left_to_django():
     assert refusal(scope("/projects/", "evil.example")) is None
-    assert refusal(scope("/trpc/pushMessage", "evil.example")) is None  # studio/trpc.py answers in tRPC's shape
+    assert refusal(scope("/trpc/pushMessage", "evil.example")) is None  # runs/trpc.py answers in tRPC's shape
 
 
 # ---- against a real server ----

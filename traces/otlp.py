@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from studio import storable
+from studio.rejected import Rejected
 
 PROTOBUF = "protobuf"
 JSON = "json"
@@ -43,15 +44,6 @@ MAX_REASONS = 5
 _RPC_CODES = {400: 3, 413: 8, 415: 3}
 
 
-class OtlpError(Exception):
-    """The request as a whole cannot be taken: answer `status` with `message`."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 @dataclass
 class Decoded:
     format: str
@@ -63,8 +55,8 @@ def body_format(content_type):
     """PROTOBUF or JSON from a Content-Type header (parameters ignored), else 415."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type not in CONTENT_TYPES:
-        raise OtlpError(
-            415, f"Content-Type must be application/x-protobuf or application/json, not {media_type or 'missing'!r}"
+        raise Rejected(
+            f"Content-Type must be application/x-protobuf or application/json, not {media_type or 'missing'!r}", 415
         )
     return CONTENT_TYPES[media_type]
 
@@ -80,11 +72,11 @@ def decompress(body, content_encoding, max_bytes):
         # HTTP's "deflate" is the zlib format, but some senders send a raw deflate stream.
         try:
             return _inflate(body, zlib.MAX_WBITS, max_bytes)
-        except OtlpError as exc:
+        except Rejected as exc:
             if exc.status != 400:
                 raise
             return _inflate(body, -zlib.MAX_WBITS, max_bytes)
-    raise OtlpError(415, f"Content-Encoding must be gzip, deflate or identity, not {encoding!r}")
+    raise Rejected(f"Content-Encoding must be gzip, deflate or identity, not {encoding!r}", 415)
 
 
 def _inflate(data, wbits, max_bytes, members=False):
@@ -95,15 +87,15 @@ def _inflate(data, wbits, max_bytes, members=False):
             inflater = zlib.decompressobj(wbits)
             out += inflater.decompress(rest, max_bytes + 1 - len(out))
             if len(out) > max_bytes or inflater.unconsumed_tail:
-                raise OtlpError(413, f"The decompressed body is larger than {max_bytes} bytes")
+                raise Rejected(f"The decompressed body is larger than {max_bytes} bytes", 413)
             if not inflater.eof:
-                raise OtlpError(400, "The compressed body is truncated")
+                raise Rejected("The compressed body is truncated", 400)
             rest = inflater.unused_data
             # gzip allows several members one after the other; zero padding after them is harmless.
             if not members or not rest.strip(b"\0"):
                 break
     except zlib.error as exc:
-        raise OtlpError(400, f"The body is not valid compressed data: {exc}") from None
+        raise Rejected(f"The body is not valid compressed data: {exc}", 400) from None
     return bytes(out)
 
 
@@ -114,21 +106,21 @@ def parse(data, fmt):
         try:
             request.ParseFromString(data)
         except (DecodeError, RecursionError, ValueError) as exc:
-            raise OtlpError(400, f"The body is not a protobuf ExportTraceServiceRequest: {exc}") from None
+            raise Rejected(f"The body is not a protobuf ExportTraceServiceRequest: {exc}", 400) from None
         return request
     try:
         document = storable.loads(data)
     except (ValueError, RecursionError) as exc:
-        raise OtlpError(400, f"The body is not valid JSON: {exc}") from None
+        raise Rejected(f"The body is not valid JSON: {exc}", 400) from None
     if not isinstance(document, dict):
-        raise OtlpError(400, "The body must be a JSON object (an ExportTraceServiceRequest)")
+        raise Rejected("The body must be a JSON object (an ExportTraceServiceRequest)", 400)
     _hex_ids_to_base64(document)
     try:
         # Receivers must ignore fields they do not know (the spec's forward compatibility rule).
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     # SystemError: upb's field lookup with a name that is not UTF-8 (a lone surrogate in JSON).
     except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError, SystemError) as exc:
-        raise OtlpError(400, f"The body is not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
+        raise Rejected(f"The body is not an OTLP/JSON ExportTraceServiceRequest: {exc}", 400) from None
     return request
 
 
@@ -163,7 +155,7 @@ def decode(body, content_type, content_encoding, max_bytes):
     """Check, decompress and decode a request body into plain spans (see `spans_of`)."""
     fmt = body_format(content_type)
     if len(body) > max_bytes:
-        raise OtlpError(413, f"The body is larger than {max_bytes} bytes")
+        raise Rejected(f"The body is larger than {max_bytes} bytes", 413)
     request = parse(decompress(body, content_encoding, max_bytes), fmt)
     spans, rejected = spans_of(request)
     return Decoded(fmt, spans, rejected)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from projects.models import Project
 from runs.models import Message, Reply, Run
+from studio.rejected import Rejected
 
 from . import conventions, ingest, otlp, stats, tree
 from .filters import TraceFilters
@@ -35,7 +36,7 @@ def ingest_traces(request):
         return _answer(otlp.error_body(otlp.JSON, 405, "Use POST"), 405, Allow="POST")
     try:
         fmt = otlp.body_format(request.content_type)
-    except otlp.OtlpError as exc:
+    except Rejected as exc:
         # The request's format is unknown: answer in JSON, readable by a person with curl.
         return _answer(otlp.error_body(otlp.JSON, exc.status, exc.message), exc.status)
     limit = settings.OTLP_MAX_BODY_BYTES
@@ -47,7 +48,7 @@ def ingest_traces(request):
         return _answer(otlp.error_body(fmt, 413, f"The body is larger than {limit} bytes"), 413)
     try:
         decoded = otlp.decode(request.body, request.content_type, request.headers.get("Content-Encoding"), limit)
-    except otlp.OtlpError as exc:
+    except Rejected as exc:
         return _answer(otlp.error_body(fmt, exc.status, exc.message), exc.status)
     try:
         ingest.store(decoded.spans)
@@ -133,7 +134,7 @@ def reply_spans(request, run_id, reply_pk):
     if span is None:
         return HttpResponse(
             f'<section id="span-detail" class="span-detail"><p class="muted">No spans for this reply '
-            f"{'yet' if reply.run.status != 'finished' else ''}: its agent span arrives when the reply ends "
+            f"{'yet' if not reply.run.is_finished else ''}: its agent span arrives when the reply ends "
             f"(the exporter sends spans in batches, up to 5 s late).</p></section>"
         )
     return span_detail(request, span.pk)

@@ -9,9 +9,10 @@ from django.urls import reverse
 
 from projects.models import Project
 from runs import answers
-from runs.answers import AnswerRejected, record_answer, structured_errors
+from runs.answers import record_answer, structured_errors
 from runs.models import InputRequest, Run
 from studio import live
+from studio.rejected import Rejected
 from tests.support.waiting import run_async
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,7 @@ def test_the_run_keeps_waiting_while_another_agent_still_waits():
 def test_a_second_answer_is_refused_and_changes_nothing():
     make_request()
     record_answer("run-1", "q1", TEXT, None)
-    with pytest.raises(AnswerRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         record_answer("run-1", "q1", [{"type": "text", "text": "no"}], None)
     assert rejected.value.status == 409 and "already been answered" in rejected.value.message
     assert InputRequest.objects.get(request_id="q1").answer_blocks == TEXT
@@ -70,7 +71,7 @@ def test_a_second_answer_is_refused_and_changes_nothing():
 def test_an_answer_for_another_runs_request_is_refused():
     make_request(run_id="run-1")
     make_request(request_id="other", run_id="run-2")
-    with pytest.raises(AnswerRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         record_answer("run-1", "other", TEXT, None)
     assert rejected.value.status == 404
     assert InputRequest.objects.get(request_id="other").status == InputRequest.Status.PENDING
@@ -78,21 +79,21 @@ def test_an_answer_for_another_runs_request_is_refused():
 
 def test_an_unknown_request_is_refused():
     make_request()
-    with pytest.raises(AnswerRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         record_answer("run-1", "nope", TEXT, None)
     assert rejected.value.status == 404
 
 
 def test_invalid_blocks_are_refused_with_the_field_named():
     make_request()
-    with pytest.raises(AnswerRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         record_answer("run-1", "q1", [{"type": "image", "source": {"type": "url"}}], None)
     assert "blocks[0].source" in rejected.value.errors
 
 
 def test_a_structured_answer_is_validated_with_errors_by_field():
     make_request(schema=BOOKING)
-    with pytest.raises(AnswerRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         record_answer("run-1", "q1", [], {"nights": 0, "room": "suite", "address": {}})
     errors = rejected.value.errors
     assert set(errors) == {"guest", "nights", "room", "address.city"}
@@ -106,7 +107,7 @@ def test_a_structured_answer_is_validated_with_errors_by_field():
 
 def test_a_structured_request_needs_the_form():
     make_request(schema=BOOKING)
-    with pytest.raises(AnswerRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         record_answer("run-1", "q1", TEXT, None)
     assert "form" in rejected.value.message
 
@@ -132,7 +133,7 @@ def test_the_http_answer_endpoint_checks_its_body(client):
 @pytest.mark.parametrize("ref", ["#/$defs/Gone", "http://[bad"])
 def test_a_request_whose_schema_cannot_be_checked_refuses_answers_clearly_and_stays_pending(ref):
     make_request(schema={"type": "object", "properties": {"a": {"$ref": ref}}})
-    with pytest.raises(AnswerRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         record_answer("run-1", "q1", [], {"a": 1})
     assert rejected.value.status == 400 and "cannot be checked" in rejected.value.message
     assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
@@ -155,7 +156,7 @@ def test_an_answer_larger_than_the_limit_is_refused_with_its_size_and_changes_no
     settings.STUDIO_MAX_ANSWER_BYTES = 1024 * 1024
     make_request()
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A" * 2_000_000}}
-    with pytest.raises(AnswerRejected) as rejected:
+    with pytest.raises(Rejected) as rejected:
         record_answer("run-1", "q1", [image], None)
     assert rejected.value.status == 413 and "at most 1 MB" in rejected.value.message
     assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING

@@ -9,6 +9,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from studio.rejected import Rejected
 from traces import otlp
 
 from .bodies import FIXTURES, capture_spans, json_body, protobuf_body
@@ -173,13 +174,13 @@ def test_compressed_bodies_decode_like_plain_ones(compress, encoding):
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/grpc", "", None])
 def test_other_content_types_are_refused_with_415(content_type):
-    with pytest.raises(otlp.OtlpError) as error:
+    with pytest.raises(Rejected) as error:
         decode(b"{}", content_type)
     assert error.value.status == 415
 
 
 def test_an_unknown_content_encoding_is_refused_with_415():
-    with pytest.raises(otlp.OtlpError) as error:
+    with pytest.raises(Rejected) as error:
         decode(b"x", encoding="br")
     assert error.value.status == 415
 
@@ -196,19 +197,19 @@ def test_an_unknown_content_encoding_is_refused_with_415():
     ],
 )
 def test_undecodable_bodies_are_refused_with_400(body, content_type, encoding):
-    with pytest.raises(otlp.OtlpError) as error:
+    with pytest.raises(Rejected) as error:
         decode(body, content_type, encoding)
     assert error.value.status == 400
 
 
 def test_a_body_over_the_limit_is_refused_with_413_also_when_it_only_grows_on_decompression():
     body = protobuf_body(capture_spans("agentscope-1.0.21.jsonl"))
-    with pytest.raises(otlp.OtlpError) as error:
+    with pytest.raises(Rejected) as error:
         decode(body, limit=len(body) - 1)
     assert error.value.status == 413
     bomb = gzip.compress(b"\0" * (LIMIT * 20))
     assert len(bomb) < LIMIT
-    with pytest.raises(otlp.OtlpError) as error:
+    with pytest.raises(Rejected) as error:
         decode(bomb, encoding="gzip")
     assert error.value.status == 413
 

@@ -1,7 +1,8 @@
 """The tRPC wire shape the AgentScope client speaks: one success body, one error body.
 
 Every /trpc/* view subclasses `TrpcView`; anything that goes wrong in it, from an unparsable
-body to a missing field, leaves as a tRPC error envelope with the right HTTP status.
+body to a missing field or a `Rejected` raised by the code it calls, leaves as a tRPC error
+envelope with the right HTTP status.
 """
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from studio import origins, storable
+from studio.rejected import Rejected
 
 # tRPC error codes (JSON-RPC 2.0 numbers) by HTTP status.
 TRPC_CODES = {
@@ -26,16 +28,6 @@ TRPC_CODES = {
     500: ("INTERNAL_SERVER_ERROR", -32603),
 }
 PARSE_ERROR = -32700
-
-
-class TrpcError(Exception):
-    """Raised by a procedure to answer with a tRPC error."""
-
-    def __init__(self, message, status=400, field=None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
 
 
 def success(data=None):
@@ -126,8 +118,8 @@ class TrpcView(APIView):
             return error(self.procedure, "Request body must be a JSON object", 400)
         try:
             return success(self.call(data))
-        except TrpcError as exc:
-            return error(self.procedure, exc.message, exc.status, exc.field)
+        except Rejected as exc:
+            return error(self.procedure, exc.message, exc.status, exc.field or None)
 
     def handle_exception(self, exc):
         if isinstance(exc, exceptions.ValidationError):

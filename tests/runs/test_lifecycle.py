@@ -1,0 +1,257 @@
+"""A run's lifecycle, in process: every transition `RunQuerySet` makes, without a server.
+
+running ⇄ waiting (a person is asked, answers), finished once its last agent socket has been
+gone for the grace, live again when an agent comes back or the run registers again.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from projects.models import Project
+from runs.models import InputRequest, Run
+
+pytestmark = pytest.mark.django_db
+
+GRACE = 10
+
+
+@pytest.fixture(autouse=True)
+def grace(settings):
+    settings.STUDIO_DISCONNECT_GRACE = GRACE
+
+
+def register(run_id="run-1", status="running", now=None, project="P", **fields):
+    project, _ = Project.objects.get_or_create(name=project)
+    defaults = {"name": "fake_run", "pid": 1, "client_timestamp": "", "run_dir": ""}
+    return Run.objects.register(run_id, project, status=status, now=now or timezone.now(), **{**defaults, **fields})
+
+
+def ask(run, request_id="q1", status=InputRequest.Status.PENDING):
+    return InputRequest.objects.create(request_id=request_id, run=run, status=status)
+
+
+def reload(run):
+    return Run.objects.get(pk=run.pk)
+
+
+def gone_since(run, seconds):
+    """The run's last agent socket left `seconds` ago."""
+    Run.objects.filter(pk=run.pk).update(agent_sockets=0, agent_left_at=timezone.now() - timedelta(seconds=seconds))
+
+
+# registerRun
+
+
+def test_a_new_run_is_running_from_the_moment_it_registers():
+    now = timezone.now()
+    run, created = register(now=now)
+    assert created
+    run = reload(run)
+    assert run.status == Run.Status.RUNNING
+    assert run.started_at == now and run.last_activity_at == now and run.finished_at is None
+
+
+def test_a_run_registered_without_a_status_is_running():
+    run, _ = register(status=None)
+    assert reload(run).status == Run.Status.RUNNING
+
+
+def test_a_finished_run_registered_again_is_live_again_and_keeps_its_start():
+    started = timezone.now() - timedelta(hours=1)
+    run, _ = register(now=started)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.FINISHED, finished_at=started)
+    run, created = register(name="renamed")
+    assert not created
+    run = reload(run)
+    assert run.status == Run.Status.RUNNING and run.finished_at is None
+    assert run.started_at == started and run.name == "renamed"
+
+
+# The agent's sockets
+
+
+def test_an_agent_connecting_counts_its_socket_and_keeps_the_run_running():
+    run, _ = register()
+    connected = Run.objects.agent_connected(run.pk)
+    assert connected.status == Run.Status.RUNNING
+    assert connected.agent_sockets == 1 and connected.agent_left_at is None
+
+
+def test_an_agent_connecting_to_a_run_with_a_pending_request_finds_it_waiting():
+    run, _ = register()
+    ask(run)
+    assert Run.objects.agent_connected(run.pk).status == Run.Status.WAITING
+
+
+def test_an_agent_connecting_to_a_run_whose_requests_are_answered_finds_it_running():
+    run, _ = register(status="waiting")
+    ask(run, status=InputRequest.Status.ANSWERED)
+    assert Run.objects.agent_connected(run.pk).status == Run.Status.RUNNING
+
+
+def test_an_agent_connecting_to_a_finished_run_makes_it_live_again():
+    run, _ = register()
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.FINISHED, finished_at=timezone.now())
+    connected = Run.objects.agent_connected(run.pk)
+    assert connected.status == Run.Status.RUNNING and connected.finished_at is None
+
+
+def test_an_agent_connecting_to_an_unknown_run_gets_nothing_and_changes_nothing():
+    register()
+    assert Run.objects.agent_connected("no-such-run") is None
+    assert not Run.objects.filter(pk="no-such-run").exists()
+
+
+def test_a_reconnect_within_the_grace_cancels_it():
+    run, _ = register()
+    Run.objects.agent_connected(run.pk)
+    Run.objects.agent_disconnected(run.pk)
+    assert reload(run).agent_left_at is not None
+    Run.objects.agent_connected(run.pk)
+    run = reload(run)
+    assert run.agent_sockets == 1 and run.agent_left_at is None
+
+
+def test_the_grace_starts_only_when_the_last_socket_is_gone():
+    run, _ = register()
+    Run.objects.agent_connected(run.pk)
+    Run.objects.agent_connected(run.pk)
+    Run.objects.agent_disconnected(run.pk)
+    run = reload(run)
+    assert run.agent_sockets == 1 and run.agent_left_at is None
+    Run.objects.agent_disconnected(run.pk)
+    run = reload(run)
+    assert run.agent_sockets == 0 and run.agent_left_at is not None
+    assert run.status == Run.Status.RUNNING
+
+
+def test_a_disconnect_never_counts_below_zero():
+    run, _ = register()
+    Run.objects.agent_disconnected(run.pk)
+    assert reload(run).agent_sockets == 0
+
+
+# Finishing
+
+
+def test_a_run_whose_agent_has_been_gone_longer_than_the_grace_is_finished_when_it_left():
+    run, _ = register()
+    gone_since(run, GRACE + 1)
+    left_at = reload(run).agent_left_at
+    finished = Run.objects.finish_abandoned()
+    assert [r.pk for r in finished] == [run.pk]
+    assert finished[0].status == Run.Status.FINISHED
+    run = reload(run)
+    assert run.status == Run.Status.FINISHED and run.finished_at == left_at
+
+
+def test_a_waiting_run_whose_agent_is_gone_is_finished_too():
+    run, _ = register(status="waiting")
+    ask(run)
+    gone_since(run, GRACE + 1)
+    Run.objects.finish_abandoned()
+    assert reload(run).status == Run.Status.FINISHED
+
+
+def test_a_run_within_its_grace_is_not_finished():
+    run, _ = register()
+    gone_since(run, GRACE - 5)
+    assert Run.objects.finish_abandoned() == []
+    assert reload(run).status == Run.Status.RUNNING
+
+
+def test_a_run_with_a_connected_agent_is_never_finished():
+    run, _ = register()
+    Run.objects.agent_connected(run.pk)
+    Run.objects.filter(pk=run.pk).update(agent_left_at=timezone.now() - timedelta(seconds=GRACE + 1))
+    assert Run.objects.finish_abandoned() == []
+    assert reload(run).status == Run.Status.RUNNING
+
+
+def test_a_run_no_agent_ever_connected_to_is_not_finished():
+    # agentscope 1.0.x connects right after registering; until then there is nothing to wait for.
+    run, _ = register()
+    assert Run.objects.finish_abandoned() == []
+    assert reload(run).status == Run.Status.RUNNING
+
+
+def test_finishing_one_run_leaves_the_others_alone():
+    one, _ = register("run-1")
+    other, _ = register("run-2")
+    gone_since(one, GRACE + 1)
+    gone_since(other, GRACE + 1)
+    assert [r.pk for r in Run.objects.finish_abandoned("run-1")] == ["run-1"]
+    assert reload(other).status == Run.Status.RUNNING
+
+
+def test_a_run_that_errored_stays_as_it_is():
+    run, _ = register(status="error")
+    gone_since(run, GRACE + 1)
+    assert Run.objects.finish_abandoned() == []
+    assert reload(run).status == Run.Status.ERROR
+
+
+# A restart of the server
+
+
+def test_after_a_restart_every_live_run_starts_its_grace():
+    live, _ = register("live")
+    finished, _ = register("finished")
+    Run.objects.agent_connected("live")
+    Run.objects.filter(pk="finished").update(status=Run.Status.FINISHED, agent_sockets=1)
+    Run.objects.forget_agent_sockets()
+    live = reload(live)
+    assert live.agent_sockets == 0 and live.agent_left_at is not None and live.status == Run.Status.RUNNING
+    assert reload(finished).agent_sockets == 1
+
+
+# Asking a person, and the answer
+
+
+def test_a_run_whose_agent_asks_a_person_is_waiting():
+    run, _ = register()
+    now = timezone.now() + timedelta(seconds=5)
+    Run.objects.wait_for_input(run, now)
+    assert run.status == Run.Status.WAITING
+    run = reload(run)
+    assert run.status == Run.Status.WAITING and run.last_activity_at == now
+
+
+def test_a_waiting_run_runs_again_when_its_last_request_is_answered():
+    run, _ = register(status="waiting")
+    ask(run, status=InputRequest.Status.ANSWERED)
+    Run.objects.resume_if_answered(run)
+    assert run.status == Run.Status.RUNNING
+    assert reload(run).status == Run.Status.RUNNING
+
+
+def test_a_waiting_run_keeps_waiting_while_a_request_is_pending():
+    run, _ = register(status="waiting")
+    ask(run, "q1", status=InputRequest.Status.ANSWERED)
+    ask(run, "q2")
+    Run.objects.resume_if_answered(run)
+    assert run.status == Run.Status.WAITING
+    assert reload(run).status == Run.Status.WAITING
+
+
+def test_an_answer_does_not_revive_a_finished_run():
+    run, _ = register(status="finished")
+    Run.objects.resume_if_answered(run)
+    assert reload(run).status == Run.Status.FINISHED
+
+
+# Activity
+
+
+def test_activity_is_written_at_most_once_a_second_on_the_run_and_its_project():
+    start = timezone.now()
+    run, _ = register(now=start)
+    assert not Run.objects.touch(run, start + timedelta(milliseconds=500))
+    assert reload(run).last_activity_at == start
+    later = start + timedelta(seconds=1)
+    assert Run.objects.touch(run, later)
+    assert reload(run).last_activity_at == later
+    assert Project.objects.get(pk=run.project_id).last_activity_at == later
+    assert not Run.objects.touch(run, later + timedelta(milliseconds=999))
