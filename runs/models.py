@@ -173,8 +173,8 @@ class ReplyManager(models.Manager):
     def upsert(self, *, run_id, reply_id, name, role, now):
         """Create the reply, or rename the one with the same (run, reply id); return its pk.
 
-        One statement, as `MessageManager.upsert`: bulk_create(update_conflicts=...) was about a
-        quarter of the CPU time of a pushMessage opening a reply.
+        One statement, as `MessageManager.upsert`: bulk_create(update_conflicts=...) was a big
+        part of the CPU time of a pushMessage opening a reply (bench/findings.md#raw-upserts).
         """
         table = self.model._meta.db_table
         sql = (
@@ -234,7 +234,8 @@ class MessageManager(models.Manager):
         """Insert a message, or replace the one with the same (run, msg id); return its pk.
 
         One statement, the same on SQLite and PostgreSQL. It runs for every streaming chunk an
-        agent prints, and the ORM's bulk_create(update_conflicts=...) costs several times more.
+        agent prints, and the ORM's bulk_create(update_conflicts=...) costs several times more
+        (bench/findings.md#raw-upserts).
         Named parameters: Django's SQLite backend rewrites "%s" with a regular expression on
         every call, "%(name)s" with Python's % operator.
         """
@@ -322,7 +323,8 @@ class InputRequestManager(models.Manager):
         """Create the pending request unless its id exists; return (pk, its run's id, created).
 
         One INSERT … ON CONFLICT DO NOTHING, as the message and reply upserts; get_or_create's
-        SELECT, savepoint and INSERT were a third of a requestUserInput's CPU time.
+        SELECT, savepoint and INSERT were a big part of a requestUserInput's CPU time
+        (bench/findings.md#raw-upserts).
         """
         table = self.model._meta.db_table
         sql = (

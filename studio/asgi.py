@@ -116,8 +116,8 @@ application = HostAndOriginCheck(
     StudioApp(agent_socket.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")
 )
 
-# Everything loaded so far (Django, the apps, their modules: ~140,000 objects) lives as long as
-# the process. Frozen, the garbage collector's full passes no longer walk it: one took 80 ms,
-# every agent and page waiting, about once per 2,000 pushMessage calls (bench/README.md).
+# Everything loaded so far (Django, the apps, their modules) lives as long as the process.
+# Frozen, the garbage collector's full passes no longer walk it: each such pass stalled every
+# agent and page (bench/findings.md#gc-freeze).
 gc.collect()
 gc.freeze()

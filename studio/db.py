@@ -4,9 +4,9 @@ Write transactions queue in the process instead of in SQLite's busy handler, and
 write-ahead log is checkpointed by a thread of its own.
 
 SQLite lets one transaction write at a time. A second writer (another sync thread of the same
-worker) waits in SQLite's busy handler, which sleeps in growing steps of up to 100 ms: with 16
-agents pushing at once, the p99 of a pushMessage was 110 ms. Taking a lock first makes writers
-queue and wake the moment the previous one commits. PostgreSQL writes concurrently, row by row,
+worker) waits in SQLite's busy handler, which sleeps in growing steps: under concurrent agents
+that sleep was the p99 of a pushMessage. Taking a lock first makes writers queue and wake the
+moment the previous one commits (bench/findings.md#sqlite-writer-lock). PostgreSQL writes concurrently, row by row,
 so there it is a plain `transaction.atomic()`.
 """
 
@@ -36,7 +36,7 @@ def writing():
 
 # SQLite copies its write-ahead log into the database ("checkpoint") every 1,000 pages, inside
 # whichever commit crosses the mark, and syncs the file to disk while the agent that made that
-# commit waits: that was the whole p99 of a pushMessage (5.4 ms; 1.7 ms without). The server's
+# commit waits: that was most of a pushMessage's p99 (bench/findings.md#wal-checkpoint-thread). The server's
 # connections turn automatic checkpoints off (settings: wal_autocheckpoint=0) and one thread
 # does them instead, every second, without blocking writers. Other processes (management
 # commands) checkpoint when their last connection closes, as SQLite always does.

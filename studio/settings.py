@@ -43,8 +43,8 @@ DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
-# daphne's app gives `manage.py runserver` its ASGI server, and loads Twisted to do so (~26 MB in
-# every process). A process that another ASGI server runs (the team command: uvicorn, or
+# daphne's app gives `manage.py runserver` its ASGI server, and loads Twisted to do so, in
+# every process (bench/findings.md#daphne-not-loaded). A process that another ASGI server runs (the team command: uvicorn, or
 # gunicorn with uvicorn workers) serves studio.asgi without it.
 _ENTRY_POINT = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
 SERVED_BY_OTHER_ASGI_SERVER = bool({"uvicorn", "gunicorn", "hypercorn"} & {_ENTRY_POINT.stem, _ENTRY_POINT.parent.name})
@@ -70,7 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Pages and static files compressed (a big run's page: ~260 KB of HTML -> ~30 KB). Django's
+    # Pages and static files compressed (bench/findings.md#gzip-pages). Django's
     # GZip pads its output randomly against BREACH. The agent endpoints skip all middleware.
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -82,8 +82,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last on purpose: WhiteNoise is sync-only, and as the innermost middleware it puts the
     # whole chain in sync mode. Under ASGI an async-mode chain moves every middleware's
-    # process_request/process_response to a thread and back (two hops each, ~2 ms a request);
-    # a sync chain runs in one thread with the view.
+    # process_request/process_response to a thread and back, two hops each; a sync chain runs
+    # in one thread with the view (bench/findings.md#sync-middleware-chain).
     "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
@@ -119,9 +119,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the page read while an agent writes; IMMEDIATE transactions and a busy timeout
     # make concurrent writers wait for the lock instead of failing with "database is locked".
     # Checkpoints are the server's own thread's job (studio/db.py), not a commit's. The page
-    # cache is per connection, one per sync thread: 4 MB each (20 MB made a 10,000-span run's
-    # pages cost ~70 MB of RSS over four threads, for no gain in page time). The agents' thread
-    # gets 20 MB (studio/db.py): 16 agents pushing at once were ~7 % faster with it.
+    # cache is per connection, one per sync thread: small for the page threads (a bigger one
+    # costs RSS on every thread for no gain in page time), big for the agents' thread
+    # (studio/db.py), where it speeds up concurrent pushes (bench/findings.md#sqlite-page-cache).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -202,7 +202,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # No line per request from the servers (daphne's runserver, uvicorn): agents POST every
-    # streaming chunk, and under uvicorn writing that line was ~10 % of a pushMessage's CPU.
+    # streaming chunk, and writing that line is a real part of a pushMessage's CPU
+    # (bench/findings.md#no-access-log).
     # Failed requests are still logged by django.request; nginx in front logs every request.
     "loggers": {"django.channels.server": {"level": "WARNING"}, "uvicorn.access": {"level": "WARNING"}},
 }
