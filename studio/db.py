@@ -36,9 +36,9 @@ def writing():
 
 # SQLite copies its write-ahead log into the database ("checkpoint") every 1,000 pages, inside
 # whichever commit crosses the mark, and syncs the file to disk while the agent that made that
-# commit waits: that was most of a pushMessage's p99 (bench/findings.md#wal-checkpoint-thread). The server's
-# connections turn automatic checkpoints off (settings: wal_autocheckpoint=0) and one thread
-# does them instead, every second, without blocking writers. Other processes (management
+# commit waits: that was most of a pushMessage's p99 (bench/findings.md#wal-checkpoint-thread).
+# The server's connections turn automatic checkpoints off (settings: wal_autocheckpoint=0) and
+# one thread does them instead, every second, without blocking writers. Other processes (management
 # commands) checkpoint when their last connection closes, as SQLite always does.
 CHECKPOINT_INTERVAL = 1.0
 
