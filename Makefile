@@ -25,6 +25,6 @@ $(VENV)/.requirements: requirements.txt
 test-setup: setup $(VENV)/.requirements-dev
 	bash scripts/test-setup
 
-$(VENV)/.requirements-dev: requirements-dev.txt requirements.txt
+$(VENV)/.requirements-dev: requirements-dev.txt requirements.txt requirements-grpc.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@

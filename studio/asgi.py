@@ -29,6 +29,7 @@ from studio import db, live  # noqa: E402
 from studio.handlers import http_application  # noqa: E402
 from studio.origins import HostAndOriginCheck  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
+from traces import otlp_grpc  # noqa: E402
 
 django_and_channels = ProtocolTypeRouter(
     {
@@ -98,6 +99,23 @@ async def _start_services():
     db.start_sqlite_checkpointer()
 
 
+def _daphne_serves():
+    # The daphne app installs Twisted's reactor in every process that loads it; only these two
+    # commands run it.
+    command = sys.argv[1:2] == ["runserver"] or os.path.basename(sys.argv[0] if sys.argv else "") == "daphne"
+    return "daphne.server" in sys.modules and command
+
+
+def start_when_served():
+    """What listens beside the ASGI app starts with the server, not at its first HTTP call.
+
+    Only under a real server (the team command's uvicorn, or daphne's runserver): a test or a
+    management command importing this module must not take a machine-wide port.
+    """
+    if settings.SERVED_BY_OTHER_ASGI_SERVER or _daphne_serves():
+        otlp_grpc.start()
+
+
 # uvicorn's frame limit (--ws-max-size) is 16 MiB unless told: an answer limit raised past it
 # would close the page's socket on a big answer instead of refusing it in words.
 _UVICORN_WS_MAX_SIZE = 16 * 1024 * 1024
@@ -115,6 +133,7 @@ if (
 application = HostAndOriginCheck(
     StudioApp(agent_socket.sio, other_asgi_app=django_and_channels, socketio_path="socket.io")
 )
+start_when_served()
 
 # Everything loaded so far (Django, the apps, their modules) lives as long as the process.
 # Frozen, the garbage collector's full passes no longer walk it: each such pass stalled every

@@ -166,6 +166,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Agents send base64 media inline: a message can be megabytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("STUDIO_MAX_BODY_BYTES", 64 * 1024 * 1024)
 OTLP_MAX_BODY_BYTES = env_int("STUDIO_OTLP_MAX_BODY_BYTES", 32 * 1024 * 1024)
+# OTLP over gRPC (traces/otlp_grpc.py; needs requirements-grpc.txt): 0 turns it off.
+STUDIO_OTLP_GRPC_PORT = env_int("STUDIO_OTLP_GRPC_PORT", 4317)
+STUDIO_OTLP_GRPC_HOST = os.environ.get("STUDIO_OTLP_GRPC_HOST", "127.0.0.1")
 # A person's answer (text, attachments as base64, the form's object): the UTF-8 bytes of its
 # compact JSON, as the page measures it before sending and the server when it arrives.
 STUDIO_MAX_ANSWER_BYTES = env_int("STUDIO_MAX_ANSWER_BYTES", 15 * 1024 * 1024)
