@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import _results
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))  # for the server harness the tests use: tests/support/server.py
@@ -504,6 +506,13 @@ def parser(doc, add_arguments=None):
     p.add_argument("--no-access-log", action="store_true", help="start uvicorn with --no-access-log")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory (its path is printed)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
+    p.add_argument(
+        "--record",
+        nargs="?",
+        const=str(_results.RESULTS),
+        metavar="FILE",
+        help="append the figures, the commit and the machine as one JSON line to FILE (bench/results.jsonl)",
+    )
     if add_arguments:
         add_arguments(p)
     return p
@@ -538,9 +547,18 @@ def main(doc, add_arguments, run):
         result.print()
         if server.pid:
             print(f"server RSS after the run: {server.rss_mb():.0f} MB (peak {server.peak_rss_mb():.0f} MB)")
+    write_figures(result, args)
+    return result
+
+
+def write_figures(result, args):
+    """--json FILE: the figures alone; --record: the figures as a line of the results file."""
     if args.json:
         Path(args.json).write_text(json.dumps(result.as_dict(), indent=2))
-    return result
+    if args.record:
+        line = _results.entry(Path(sys.argv[0]).stem, result, sys.argv[1:])
+        _results.append(line, args.record)
+        print(f"recorded in {args.record}: {line['commit']}{' (uncommitted changes)' if line['dirty'] else ''}")
 
 
 def median(values):

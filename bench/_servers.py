@@ -4,12 +4,10 @@ or serve another ASGI app (a wrapper of studio.asgi, e.g. `--app _probe:applicat
 Used by load.py and soak.py; the other scripts keep `_common.main` (uvicorn only).
 """
 
-import json
 import subprocess
 import sys
-from pathlib import Path
 
-from _common import ROOT, Server, parser
+from _common import ROOT, Server, parser, write_figures
 
 
 def describe(server):
@@ -93,6 +91,5 @@ def main(doc, add_arguments, run):
             print(f"server RSS after the run: {server.rss_mb():.0f} MB (peak {server.peak_rss_mb():.0f} MB)")
         if args.keep and server.data_dir:
             print(f"data kept in {server.data_dir}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2))
+    write_figures(result, args)
     sys.exit(status)
