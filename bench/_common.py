@@ -556,7 +556,7 @@ def write_figures(result, args):
     if args.json:
         Path(args.json).write_text(json.dumps(result.as_dict(), indent=2))
     if args.record:
-        line = _results.entry(Path(sys.argv[0]).stem, result, sys.argv[1:])
+        line = _results.entry(Path(sys.argv[0]).stem, result, _results.measuring_options(sys.argv[1:], args))
         _results.append(line, args.record)
         print(f"recorded in {args.record}: {line['commit']}{' (uncommitted changes)' if line['dirty'] else ''}")
 

@@ -63,6 +63,21 @@ def entry(bench, result, argv):
     }
 
 
+def measuring_options(argv, args):
+    """argv without --json and --record: the options that made the figures, not where they went."""
+    kept, skip = [], None
+    for token in argv:
+        if skip is not None:
+            value, skip = skip, None
+            if token == value:
+                continue
+        if token in ("--json", "--record"):
+            skip = getattr(args, token[2:])
+        elif not token.startswith(("--json=", "--record=")):
+            kept.append(token)
+    return kept
+
+
 def append(line, path=RESULTS):
     with open(path, "a") as f:
         f.write(json.dumps(line) + "\n")
