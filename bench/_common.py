@@ -3,7 +3,8 @@
 A benchmark script defines `add_arguments(parser)` and `run(server, args) -> Result`, and ends
 with `main(__doc__, add_arguments, run)`. `Server` starts Studio the way a team runs it
 (uvicorn, one worker, `--lifespan off`, see README "For a team") on a free port of 127.0.0.1 in
-a temporary data directory, or wraps a running one given with `--url`.
+a temporary data directory, or wraps a running one given with `--url`; it is the tests' harness
+(tests/support/server.py) with what a benchmark reads of the server (memory, CPU, the database).
 """
 
 import argparse
@@ -14,20 +15,25 @@ import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import statistics
 import string
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import _results
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))  # for the server harness the tests use: tests/support/server.py
+
+from tests.support.server import ASGI_APP, StudioServer  # noqa: E402
+
 # The real clients' traffic the tests replay too (copies of the reference captures).
 DATA = ROOT / "tests" / "captures"
 CAPTURE = DATA / "agentscope-1.0.21-stream.jsonl"
@@ -38,95 +44,33 @@ PYTHON = sys.executable
 # ---------------------------------------------------------------- the server
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class Server(StudioServer):
+    """Studio for a benchmark (tests/support/server.py's harness): under uvicorn, one worker, by
+    default, in a temporary data dir with its static files collected; or a running one (`url`)."""
 
-
-class Server:
-    """Studio under uvicorn (one worker) in a temporary data dir, or an existing one (`url`)."""
-
-    def __init__(self, url=None, pid=None, data_dir=None, access_log=True, keep=False, env=None):
+    def __init__(
+        self, url=None, pid=None, data_dir=None, access_log=True, keep=False, env=None, server="uvicorn", app=ASGI_APP
+    ):
+        super().__init__(
+            env=env,
+            server=server,
+            app=app,
+            app_dir=None if app == ASGI_APP else BENCH,  # e.g. _probe:application
+            access_log=access_log,
+            collectstatic=True,
+            # For profiling, e.g. BENCH_SERVER_PREFIX="py-spy record -o /tmp/profile.txt --format raw --":
+            # the server then runs as a child of the profiler (RSS figures include the profiler).
+            prefix=os.environ.get("BENCH_SERVER_PREFIX", "").split(),
+            keep=keep,
+        )
         self.external = url is not None
-        self.url = (url or "").rstrip("/")
-        self.pid = pid
-        self.data_dir = Path(data_dir) if data_dir else None
-        self.access_log = access_log
-        self.keep = keep
-        self.extra_env = env or {}
-        self.process = None
-        self._tmp = None
-
-    # -- lifecycle
+        if self.external:
+            self.url = url.rstrip("/")
+            self.pid = pid
+            self.data_dir = Path(data_dir) if data_dir else None
 
     def start(self, timeout=60):
-        if self.external:
-            return self
-        self._tmp = Path(tempfile.mkdtemp(prefix="studio-bench-"))
-        self.data_dir = self._tmp
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "STUDIO_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1", **self.extra_env}
-        env.pop("DJANGO_SETTINGS_MODULE", None)
-        subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-        command = [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "studio.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--lifespan",
-            "off",
-        ]
-        if not self.access_log:
-            command.append("--no-access-log")
-        # For profiling, e.g. BENCH_SERVER_PREFIX="py-spy record -o /tmp/profile.txt --format raw --":
-        # the server then runs as a child of the profiler (RSS figures include the profiler).
-        command = os.environ.get("BENCH_SERVER_PREFIX", "").split() + command
-        self.log_path = self.data_dir / "server.log"
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.pid = self.process.pid
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"studio exited early:\n{self.log()}")
-            try:
-                status, _, _ = request("GET", self.url + "/", timeout=1)
-                if status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"studio did not start in {timeout}s:\n{self.log()}")
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self._tmp is not None and not self.keep:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def log(self):
-        path = getattr(self, "log_path", None)
-        return path.read_text(errors="replace")[-5000:] if path and path.exists() else ""
+        return self if self.external else super().start(timeout)
 
     @property
     def host_port(self):
@@ -562,6 +506,13 @@ def parser(doc, add_arguments=None):
     p.add_argument("--no-access-log", action="store_true", help="start uvicorn with --no-access-log")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory (its path is printed)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON to FILE")
+    p.add_argument(
+        "--record",
+        nargs="?",
+        const=str(_results.RESULTS),
+        metavar="FILE",
+        help="append the figures, the commit and the machine as one JSON line to FILE (bench/results.jsonl)",
+    )
     if add_arguments:
         add_arguments(p)
     return p
@@ -589,16 +540,25 @@ def main(doc, add_arguments, run):
             if server.process is not None:
                 alive = server.process.poll() is None
                 print(
-                    f"server {'still running' if alive else f'exited with {server.process.returncode}'}; its log ends:\n{server.log()}",
+                    f"server {'still running' if alive else f'exited with {server.process.returncode}'}; its log ends:\n{server.log()[-5000:]}",
                     file=sys.stderr,
                 )
             raise
         result.print()
         if server.pid:
             print(f"server RSS after the run: {server.rss_mb():.0f} MB (peak {server.peak_rss_mb():.0f} MB)")
+    write_figures(result, args)
+    return result
+
+
+def write_figures(result, args):
+    """--json FILE: the figures alone; --record: the figures as a line of the results file."""
     if args.json:
         Path(args.json).write_text(json.dumps(result.as_dict(), indent=2))
-    return result
+    if args.record:
+        line = _results.entry(Path(sys.argv[0]).stem, result, _results.measuring_options(sys.argv[1:], args))
+        _results.append(line, args.record)
+        print(f"recorded in {args.record}: {line['commit']}{' (uncommitted changes)' if line['dirty'] else ''}")
 
 
 def median(values):

@@ -1,15 +1,24 @@
-"""A real Studio server in a subprocess, on a free port of 127.0.0.1, with its own database."""
+"""A real Studio server in a subprocess, on a free port of 127.0.0.1, with its own data directory.
 
+The one harness of the tests and of the benchmarks (bench/_common.py builds its `Server` on
+it), so that both start Studio the same two ways a person does: `manage.py runserver`
+(daphne, the one-command way) or the README's team command (uvicorn, one worker here).
+"""
+
+import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+ASGI_APP = "studio.asgi:application"
 
 
 def free_port():
@@ -19,68 +28,143 @@ def free_port():
 
 
 class StudioServer:
-    """`manage.py runserver` (daphne), as a user starts it; `restart()` keeps the data."""
+    """server "daphne": `manage.py runserver --noreload`, as a user starts it (the default);
+    server "uvicorn": the README's team command with one worker, after `manage.py migrate`.
 
-    def __init__(self, data_dir, port=None, env=None, server="daphne"):
-        self.data_dir = Path(data_dir)
+    data_dir None: a temporary directory, removed by `stop()` unless `keep`. `restart()` keeps
+    the data and the port. The benchmarks also ask for `collectstatic` (static files served as
+    a deployment serves them), another ASGI `app` from `app_dir`, no access log, and a `prefix`
+    command (a profiler) the server runs under.
+    """
+
+    def __init__(
+        self,
+        data_dir=None,
+        port=None,
+        env=None,
+        server="daphne",
+        app=ASGI_APP,
+        app_dir=None,
+        access_log=True,
+        collectstatic=False,
+        prefix=(),
+        keep=False,
+    ):
+        self.data_dir = Path(data_dir) if data_dir else None
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
         self.server = server
+        self.app = app
+        self.app_dir = app_dir
+        self.access_log = access_log
+        self.collectstatic = collectstatic
+        self.prefix = list(prefix)
+        self.keep = keep
         self.process = None
-        self.log_path = self.data_dir / "server.log"
+        self.pid = None
+        self._tmp = None
+
+    @property
+    def log_path(self):
+        return self.data_dir / "server.log" if self.data_dir else None
 
     def command(self):
         if self.server == "uvicorn":
-            return [
+            command = [
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "studio.asgi:application",
+                self.app,
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--workers",
+                "1",
                 "--lifespan",
                 "off",
             ]  # as README's team command
-        return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
+            if self.app_dir:
+                command += ["--app-dir", str(self.app_dir)]
+            if not self.access_log:
+                command.append("--no-access-log")
+            return command
+        # Studio's runserver is daphne's; --noreload keeps it one process (the one measured).
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
+        if self.collectstatic:
+            command.append("--no-migrate")  # start() has migrated already
+        return command
 
-    def start(self, timeout=30):
+    def start(self, timeout=60):
+        if self.data_dir is None:
+            self._tmp = self.data_dir = Path(tempfile.mkdtemp(prefix="studio-bench-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "STUDIO_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1", **self.extra_env}
         env.pop("DJANGO_SETTINGS_MODULE", None)
-        if self.server == "uvicorn":
+        if self.app_dir:
+            # the other app imports studio.asgi: the project root must be importable too
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        if self.server == "uvicorn" or self.collectstatic:
             subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if self.collectstatic:
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+            )
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.prefix + self.command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.pid = self.process.pid
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"studio exited early:\n{self.log()}")
-            try:
-                requests.get(self.url + "/", timeout=1)
+            if self._answers():
                 return self
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         raise RuntimeError(f"studio did not start in {timeout}s:\n{self.log()}")
 
-    def stop(self):
+    def _answers(self):
+        """Whether the server answers HTTP at all (one new connection, no redirects followed)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+        try:
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            return True
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def _end_process(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         self.process = None
 
+    def stop(self):
+        self._end_process()
+        if self._tmp is not None and not self.keep:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
     def restart(self):
-        self.stop()
+        self._end_process()
         return self.start()
 
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        path = self.log_path
+        return path.read_text(errors="replace") if path and path.exists() else ""
 
     def post(self, procedure, body, **kwargs):
         return requests.post(f"{self.url}/trpc/{procedure}", json=body, timeout=10, **kwargs)
