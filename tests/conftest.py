@@ -1,10 +1,4 @@
-import os
-
 import pytest
-
-# No test server listens for OTLP/gRPC unless its test gives it a port (tests/e2e/test_otlp_grpc.py):
-# the default, 4317, is one port for the whole machine.
-os.environ.setdefault("STUDIO_OTLP_GRPC_PORT", "0")
 
 from tests.support.browser import screenshot  # noqa: F401  (re-exported for tests)
 from tests.support.server import StudioServer

@@ -100,7 +100,15 @@ class StudioServer:
         if self.data_dir is None:
             self._tmp = self.data_dir = Path(tempfile.mkdtemp(prefix="studio-bench-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "STUDIO_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1", **self.extra_env}
+        # OTLP/gRPC off unless asked for: its default port is one for the whole machine, and the
+        # default install (requirements.txt, what bench measures) has no grpcio.
+        env = {
+            **os.environ,
+            "STUDIO_DATA_DIR": str(self.data_dir),
+            "PYTHONUNBUFFERED": "1",
+            "STUDIO_OTLP_GRPC_PORT": "0",
+            **self.extra_env,
+        }
         env.pop("DJANGO_SETTINGS_MODULE", None)
         if self.app_dir:
             # the other app imports studio.asgi: the project root must be importable too
