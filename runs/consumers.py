@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 
 from studio import live
 from studio.consumers import LivePageConsumer
-from studio.templatetags.studio_tags import dom_id
+from studio.formatting import dom_id
 from traces.live_render import last_span_pk, render_spans_update
 
 from . import answers, chat
