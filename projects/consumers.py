@@ -1,8 +1,8 @@
 from django.template.loader import render_to_string
 
-from studio import live
 from studio.consumers import LivePageConsumer
 
+from .events import PROJECTS_GROUP
 from .models import Project
 from .views import with_counts
 
@@ -11,7 +11,7 @@ class ProjectsConsumer(LivePageConsumer):
     """The projects page: a project's row is re-rendered when one of its runs changes."""
 
     def setup(self):
-        self.groups_to_join = [live.PROJECTS_GROUP]
+        self.groups_to_join = [PROJECTS_GROUP]
         return True
 
     def render(self, event):

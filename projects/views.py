@@ -11,6 +11,7 @@ from runs.models import Run
 from studio import live
 from traces.models import Trace
 
+from . import events
 from .models import Project
 
 PROJECTS_PER_PAGE = 25
@@ -58,7 +59,7 @@ def delete_project(request, pk):
     project = get_object_or_404(Project, pk=pk)
     with transaction.atomic():
         project.delete()
-        live.publish_on_commit(live.project_changed(pk, deleted=True))
+        live.publish_on_commit(events.project_changed(pk, deleted=True))
     if request.htmx:
         return HttpResponse("")
     return redirect("projects")

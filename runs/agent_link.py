@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from studio import live
 
+from . import events
 from .agent_socket import NAMESPACE, run_room, sio
 from .answers import redeliver_pending, redeliver_unacknowledged
 from .models import InputRequest, Run
@@ -36,7 +37,7 @@ async def connect(sid, environ, auth):
         raise socketio.exceptions.ConnectionRefusedError(f"unknown run '{run_id}': call registerRun first")
     await sio.save_session(sid, {"run_id": run_id}, namespace=NAMESPACE)
     await sio.enter_room(sid, run_room(run_id), namespace=NAMESPACE)
-    await live.publish(live.run_changed(run))
+    await live.publish(events.run_changed(run))
     # Answers given while the agent was away (blip, server restart) go out once this connect
     # has been acknowledged, not inside it.
     sio.start_background_task(redeliver_pending, run_id)
@@ -72,7 +73,7 @@ def _agent_disconnected(run_id):
 async def _finish_after_grace(run_id):
     await asyncio.sleep(settings.STUDIO_DISCONNECT_GRACE)
     for run in await database_sync_to_async(finish_abandoned_runs)(run_id):
-        await live.publish(live.run_changed(run))
+        await live.publish(events.run_changed(run))
 
 
 def finish_abandoned_runs(run_id=None):
@@ -104,7 +105,7 @@ async def sweep_forever():
         await asyncio.sleep(max(settings.STUDIO_DISCONNECT_GRACE / 2, 0.5))
         try:
             for run in await database_sync_to_async(finish_abandoned_runs)():
-                await live.publish(live.run_changed(run))
+                await live.publish(events.run_changed(run))
             await redeliver_unacknowledged()
         except Exception:  # a passing database error must not end the sweeper
             log.exception("sweeping abandoned runs failed")

@@ -6,12 +6,13 @@ from urllib.parse import parse_qs
 
 from django.template.loader import render_to_string
 
-from studio import live
+from projects.events import project_group
 from studio.consumers import LivePageConsumer
 from studio.formatting import dom_id
 from traces.live_render import last_span_pk, render_spans_update
 
 from . import answers, chat
+from .events import run_group
 from .models import Message, Run
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,13 @@ class RunConsumer(LivePageConsumer):
             if run is None:
                 return False
             self.project_id = run.project_id
-            self.run_group = live.run_group(run.pk)
-            self.groups_to_join = [self.run_group, live.project_group(run.project_id)]
+            self.run_group = run_group(run.pk)
+            self.groups_to_join = [self.run_group, project_group(run.project_id)]
             # Spans after this one are news to the page (it loads its trace panel itself).
             self.spans_seen = last_span_pk(run.pk)
         else:
             self.project_id = int(kwargs["project_id"])
-            self.groups_to_join = [live.project_group(self.project_id)]
+            self.groups_to_join = [project_group(self.project_id)]
         return True
 
     # ---- what the page receives ----

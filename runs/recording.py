@@ -11,12 +11,14 @@ from datetime import timedelta
 from django.db import IntegrityError
 from django.utils import timezone
 
+from projects import events as project_events
 from projects.models import Project
 from studio import live
 from studio.db import writing
 from studio.trpc import TrpcError
 from traces.ingest import link_orphan_spans
 
+from . import events
 from .models import InputRequest, Message, Reply, Run
 
 # Run and project "last activity" is written at most this often per run, not on every chunk.
@@ -45,7 +47,7 @@ def register_run(data):
         Project.objects.filter(pk=project.pk).update(last_activity_at=now)
         # The exporter's spans may have come first (agentscope sends them from another thread).
         link_orphan_spans(run)
-        live.publish_on_commit(live.run_changed(run))
+        live.publish_on_commit(events.run_changed(run))
     return run, created
 
 
@@ -62,7 +64,7 @@ def _touch(run, now):
         Run.objects.filter(pk=run.pk).update(last_activity_at=now)
         Project.objects.filter(pk=run.project_id).update(last_activity_at=now)
         run.last_activity_at = now
-        live.publish_on_commit(live.project_active(run.project_id))
+        live.publish_on_commit(project_events.project_active(run.project_id))
 
 
 class _Recent:
@@ -138,7 +140,7 @@ def _push_message(data, trust_recent):
             now=now,
         )
         _touch(run, now)
-        live.publish_on_commit(live.message_changed(run, reply_pk, message_pk))
+        live.publish_on_commit(events.message_changed(run, reply_pk, message_pk))
     return message_pk
 
 
@@ -172,6 +174,6 @@ def request_user_input(data):
         if created:
             Run.objects.filter(pk=run.pk).update(status=Run.Status.WAITING, last_activity_at=now)
             run.status = Run.Status.WAITING
-            live.publish_on_commit(live.input_changed(run, request_pk))
-            live.publish_on_commit(live.run_changed(run))
+            live.publish_on_commit(events.input_changed(run, request_pk))
+            live.publish_on_commit(events.run_changed(run))
     return request_pk

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from projects.models import Project
 from studio import live, storable
 
-from . import answers, chat, recording
+from . import answers, chat, events, recording
 from .models import Message, Reply, Run
 
 RUNS_PER_PAGE = 50
@@ -214,7 +214,7 @@ def delete_run(request, run_id):
     with transaction.atomic():
         run.delete()
         recording.recent.forget_run(run_id)
-        live.publish_on_commit(live.run_deleted(run_id, project.pk))
+        live.publish_on_commit(events.run_deleted(run_id, project.pk))
     if request.htmx:
         response = HttpResponse("")
         if request.POST.get("current") == "1":
