@@ -16,10 +16,9 @@ class ProjectsConsumer(LivePageConsumer):
 
     def render(self, event):
         project_id = event.get("project")
-        if event.get("kind") == "project" and event.get("deleted"):
-            return f'<tr id="project-{int(project_id)}" data-live="remove"></tr>'
-        project = with_counts(Project.objects.filter(pk=project_id)).first()
+        deleted = event.get("kind") == "project" and event.get("deleted")
+        project = None if deleted else with_counts(Project.objects.filter(pk=project_id)).first()
         if project is None:
-            return f'<tr id="project-{int(project_id)}" data-live="remove"></tr>'
+            return render_to_string("projects/index.html#project-row-removed", {"project_id": project_id})
         # A searched or re-sorted page takes it only if it shows the row (data-live-no-new).
         return render_to_string("projects/index.html#project-row", {"project": project})

@@ -131,11 +131,7 @@ def reply_spans(request, run_id, reply_pk):
         .first()
     )
     if span is None:
-        return HttpResponse(
-            f'<section id="span-detail" class="span-detail"><p class="muted">No spans for this reply '
-            f"{'yet' if reply.run.status != 'finished' else ''}: its agent span arrives when the reply ends "
-            f"(the exporter sends spans in batches, up to 5 s late).</p></section>"
-        )
+        return render(request, "traces/span_detail.html", {"span": None, "reply": reply})
     return span_detail(request, span.pk)
 
 
