@@ -4,11 +4,12 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from runs.models import Run
 from studio import live
+from studio.htmx import render_page
 from traces.models import Trace
 
 from . import events
@@ -49,9 +50,7 @@ def project_list(request):
     projects = projects.order_by(SORTS[sort][0], "pk")
     page = Paginator(projects, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "projects": page.object_list, "q": query, "sort": sort, "sorts": SORTS}
-    if request.htmx and request.htmx.target == "project-table":
-        return render(request, "projects/index.html#project-table", context)
-    return render(request, "projects/index.html", context)
+    return render_page(request, "projects/index.html", context)
 
 
 @require_POST

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from projects.models import Project
 from studio import live, storable
+from studio.htmx import render_page
 
 from . import answers, chat, events, recording
 from .models import Message, Reply, Run
@@ -81,9 +82,7 @@ def run_page(request, project_name, run_id=None):
         else:
             context["replies"], context["has_older"] = chat.replies_page(run)
         context["pending"] = chat.pending_requests(run)
-    if request.htmx and request.htmx.target == "run-list":
-        return render(request, "runs/run.html#run-list", context)
-    response = render(request, "runs/run.html", context)
+    response = render_page(request, "runs/run.html", context)
     if "group" in request.GET:
         response.set_cookie(GROUP_COOKIE, group, max_age=365 * 24 * 3600, samesite="Lax")
     return response

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from projects.models import Project
 from runs.models import Message, Reply, Run
+from studio.htmx import render_page
 
 from . import conventions, ingest, otlp, stats, tree
 from .filters import TraceFilters
@@ -153,9 +154,7 @@ def project_traces(request, project_name):
         .distinct()[:200]
     )
     context = {"project": project, "page": page, "filters": filters, "models": models}
-    if request.htmx and request.htmx.target == "trace-table":
-        return render(request, "traces/project_traces.html#trace-table", context)
-    return render(request, "traces/project_traces.html", context)
+    return render_page(request, "traces/project_traces.html", context)
 
 
 @require_GET

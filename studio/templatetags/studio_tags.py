@@ -17,7 +17,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from markdown_it import MarkdownIt
 
-from studio import formatting
+from studio import formatting, htmx
 
 register = template.Library()
 
@@ -76,6 +76,23 @@ def sanitize_html(html):
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
     )
+
+
+class _Nothing(template.Node):
+    def render(self, context):
+        return ""
+
+
+@register.tag
+def htmx_partial(parser, token):
+    """`{% htmx_partial name %}`: an htmx request for this page that targets #name gets only the
+    partial `name`, not the whole page (studio/htmx.py)."""
+    try:
+        _, name = token.split_contents()
+    except ValueError:
+        raise template.TemplateSyntaxError("htmx_partial takes the name of one partial") from None
+    htmx.declare(parser, name)
+    return _Nothing()
 
 
 @register.simple_tag
