@@ -3,14 +3,16 @@
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from runs.models import Run
 from studio import live
 from studio.db import writing
+from studio.htmx import render_page
 from traces.models import Trace
 
+from . import events
 from .models import Project
 
 PROJECTS_PER_PAGE = 25
@@ -48,9 +50,7 @@ def project_list(request):
     projects = projects.order_by(SORTS[sort][0], "pk")
     page = Paginator(projects, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "projects": page.object_list, "q": query, "sort": sort, "sorts": SORTS}
-    if request.htmx and request.htmx.target == "project-table":
-        return render(request, "projects/index.html#project-table", context)
-    return render(request, "projects/index.html", context)
+    return render_page(request, "projects/index.html", context)
 
 
 @require_POST
@@ -58,7 +58,7 @@ def delete_project(request, pk):
     project = get_object_or_404(Project, pk=pk)
     with writing():
         project.delete()
-        live.publish_on_commit(live.project_changed(pk, deleted=True))
+        live.publish_on_commit(events.project_changed(pk, deleted=True))
     if request.htmx:
         return HttpResponse("")
     return redirect("projects")

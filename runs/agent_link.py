@@ -15,6 +15,7 @@ from django.conf import settings
 
 from studio import live
 
+from . import events
 from .agent_socket import NAMESPACE, run_room, sio
 from .answers import redeliver_pending, redeliver_unacknowledged
 from .models import Run
@@ -32,7 +33,7 @@ async def connect(sid, environ, auth):
         raise socketio.exceptions.ConnectionRefusedError(f"unknown run '{run_id}': call registerRun first")
     await sio.save_session(sid, {"run_id": run_id}, namespace=NAMESPACE)
     await sio.enter_room(sid, run_room(run_id), namespace=NAMESPACE)
-    await live.publish(live.run_changed(run))
+    await live.publish(events.run_changed(run))
     # Answers given while the agent was away (blip, server restart) go out once this connect
     # has been acknowledged, not inside it.
     sio.start_background_task(redeliver_pending, run_id)
@@ -50,7 +51,7 @@ async def disconnect(sid, reason=None):
 async def _finish_after_grace(run_id):
     await asyncio.sleep(settings.STUDIO_DISCONNECT_GRACE)
     for run in await database_sync_to_async(Run.objects.finish_abandoned)(run_id):
-        await live.publish(live.run_changed(run))
+        await live.publish(events.run_changed(run))
 
 
 def forget_sockets_of_previous_process():
@@ -65,7 +66,7 @@ async def sweep_forever():
         await asyncio.sleep(max(settings.STUDIO_DISCONNECT_GRACE / 2, 0.5))
         try:
             for run in await database_sync_to_async(Run.objects.finish_abandoned)():
-                await live.publish(live.run_changed(run))
+                await live.publish(events.run_changed(run))
             await redeliver_unacknowledged()
         except Exception:  # a passing database error must not end the sweeper
             log.exception("sweeping abandoned runs failed")

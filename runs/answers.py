@@ -23,6 +23,7 @@ from studio import live
 from studio.db import writing
 from studio.rejected import Rejected
 
+from . import events
 from .agent_socket import NAMESPACE, run_room, sio
 from .content import validate_content
 from .models import InputRequest, Run
@@ -147,7 +148,7 @@ async def _record_and_deliver(record, *args):
     finally:
         # After the emit: the agent waits for the answer, the pages' re-renders can follow. The
         # answer is recorded and sent: a failure to tell the pages is logged, not the caller's.
-        for change in (live.input_changed(request.run, request.pk), live.run_changed(request.run)):
+        for change in (events.input_changed(request.run, request.pk), events.run_changed(request.run)):
             try:
                 await live.publish(change)
             except Exception:

@@ -1,47 +1,63 @@
-"""The run page's live WebSocket: chat, run status, input requests and spans of one run, the
-project's run list beside it, and the person's answers to input requests (docs/WEBSOCKET.md)."""
+"""The live WebSockets of a project's runs: the project page's run list, and the run page (that
+list beside one run's chat, status, input requests and spans), which also takes the person's
+answers to input requests (docs/WEBSOCKET.md)."""
 
 import logging
 from urllib.parse import parse_qs
 
 from django.template.loader import render_to_string
 
-from studio import live
+from projects.events import project_group
 from studio.consumers import LivePageConsumer
 from studio.rejected import Rejected
-from studio.templatetags.studio_tags import dom_id
 from traces.live_render import last_span_pk, render_spans_update
 
 from . import answers, chat
+from .events import run_group
 from .models import Message, Run
 
 log = logging.getLogger(__name__)
 
 
-class RunConsumer(LivePageConsumer):
-    """/ws/runs/<run_id>/?group=reply|message, or /ws/projects/<pk>/runs/ (sidebar only)."""
+class ProjectRunsConsumer(LivePageConsumer):
+    """/ws/projects/<pk>/runs/: a project page without a chosen run, which shows its run list."""
 
     def setup(self):
-        kwargs = self.scope["url_route"]["kwargs"]
+        self.groups_to_join = [project_group(int(self.scope["url_route"]["kwargs"]["project_id"]))]
+        return True
+
+    def render(self, event):
+        if event.get("kind") != "run":
+            return ""
+        if event.get("deleted"):
+            return self.render_run_deleted(event["run"])
+        run = Run.objects.select_related("project").filter(pk=event["run"]).first()
+        return "" if run is None else self.render_run(run)
+
+    def render_run_deleted(self, run_id):
+        return render_to_string("runs/run.html#run-row-removed", {"run_id": run_id})
+
+    def render_run(self, run):
+        return render_to_string("runs/run.html#run-row", {"item": run, "current_run_id": None})
+
+
+class RunConsumer(ProjectRunsConsumer):
+    """/ws/runs/<run_id>/?group=reply|message: the run page, its project's run list beside it."""
+
+    def setup(self):
         query = parse_qs(self.scope["query_string"].decode())
         self.group_mode = (query.get("group") or [chat.GROUP_BY_REPLY])[0]
-        self.run_id = kwargs.get("run_id")
-        self.run_group = None
+        self.run_id = self.scope["url_route"]["kwargs"]["run_id"]
         self.counts = None  # the details panel's, as last counted
         self.requests_live = None  # run.is_live as the page's input requests last showed it
         self.replies_sent = set()  # the replies whose bubble this socket has sent
-        if self.run_id is not None:
-            run = Run.objects.filter(pk=self.run_id).first()
-            if run is None:
-                return False
-            self.project_id = run.project_id
-            self.run_group = live.run_group(run.pk)
-            self.groups_to_join = [self.run_group, live.project_group(run.project_id)]
-            # Spans after this one are news to the page (it loads its trace panel itself).
-            self.spans_seen = last_span_pk(run.pk)
-        else:
-            self.project_id = int(kwargs["project_id"])
-            self.groups_to_join = [live.project_group(self.project_id)]
+        run = Run.objects.filter(pk=self.run_id).first()
+        if run is None:
+            return False
+        self.run_group = run_group(run.pk)
+        self.groups_to_join = [self.run_group, project_group(run.project_id)]
+        # Spans after this one are news to the page (it loads its trace panel itself).
+        self.spans_seen = last_span_pk(run.pk)
         return True
 
     # ---- what the page receives ----
@@ -69,7 +85,7 @@ class RunConsumer(LivePageConsumer):
     def render(self, event):
         kind = event.get("kind")
         if kind == "run":
-            return self.render_run(event)
+            return super().render(event)
         if event.get("run") != self.run_id:
             return ""
         if kind == "message":
@@ -96,7 +112,7 @@ class RunConsumer(LivePageConsumer):
         except Message.DoesNotExist:
             return ""
         context = {"message": message, "run": message.run_id}
-        placeholder_gone = '<p id="chat-empty" data-live="remove"></p>'
+        placeholder_gone = render_to_string("runs/run.html#chat-empty-removed")
         if self.group_mode == chat.GROUP_BY_MESSAGE:
             return placeholder_gone + render_to_string("runs/message_bubble.html", context)
         html = render_to_string("runs/message.html", context)
@@ -112,29 +128,27 @@ class RunConsumer(LivePageConsumer):
         reply.shown, reply.hidden_count = [message], 0
         return placeholder_gone + render_to_string("runs/reply.html", {"reply": reply}) + html
 
-    def render_run(self, event):
-        run_id = event["run"]
-        if event.get("deleted"):
-            html = f'<li id="run-row-{dom_id(run_id)}" data-live="remove"></li>'
-            if run_id == self.run_id:
-                html += '<div id="run-header" class="run-header deleted">This run has been deleted.</div>'
-            return html
-        run = Run.objects.select_related("project").filter(pk=run_id).first()
-        if run is None:
-            return ""
-        html = render_to_string("runs/run.html#run-row", {"item": run, "current_run_id": self.run_id})
+    def render_run_deleted(self, run_id):
+        html = super().render_run_deleted(run_id)
         if run_id == self.run_id:
-            # The counts change with messages, whose "details" refresh follows them: a change of
-            # status shows the counts of the last refresh (two aggregate queries less).
-            if self.counts is None:
-                self.counts = chat.run_counts(run)
-            context = {"run": run, "group": self.group_mode, "counts": self.counts}
-            html += render_to_string("runs/run.html#run-header", context)
-            html += render_to_string("runs/run.html#run-details", context)
-            # The requests say whether the agent is still there to get an answer: again when that
-            # changed ("input" events render them when they change).
-            if run.is_live != self.requests_live:
-                html += self.render_input_requests(run, chat.pending_requests(run))
+            html += render_to_string("runs/run.html#run-header-deleted")
+        return html
+
+    def render_run(self, run):
+        html = render_to_string("runs/run.html#run-row", {"item": run, "current_run_id": self.run_id})
+        if run.pk != self.run_id:
+            return html
+        # The counts change with messages, whose "details" refresh follows them: a change of
+        # status shows the counts of the last refresh (two aggregate queries less).
+        if self.counts is None:
+            self.counts = chat.run_counts(run)
+        context = {"run": run, "group": self.group_mode, "counts": self.counts}
+        html += render_to_string("runs/run.html#run-header", context)
+        html += render_to_string("runs/run.html#run-details", context)
+        # The requests say whether the agent is still there to get an answer: again when that
+        # changed ("input" events render them when they change).
+        if run.is_live != self.requests_live:
+            html += self.render_input_requests(run, chat.pending_requests(run))
         return html
 
     # ---- what the page sends ----

@@ -10,12 +10,14 @@ from collections import OrderedDict
 from django.db import IntegrityError
 from django.utils import timezone
 
+from projects import events as project_events
 from projects.models import Project
 from studio import live
 from studio.db import writing
 from studio.rejected import Rejected
 from traces.ingest import link_orphan_spans
 
+from . import events
 from .models import InputRequest, Message, Reply, Run
 
 
@@ -38,7 +40,7 @@ def register_run(data):
         Project.objects.filter(pk=project.pk).update(last_activity_at=now)
         # The exporter's spans may have come first (agentscope sends them from another thread).
         link_orphan_spans(run)
-        live.publish_on_commit(live.run_changed(run))
+        live.publish_on_commit(events.run_changed(run))
     return run, created
 
 
@@ -51,7 +53,7 @@ def _live_run(run_id, procedure_field="runId"):
 
 def _touch(run, now):
     if Run.objects.touch(run, now):
-        live.publish_on_commit(live.project_active(run.project_id))
+        live.publish_on_commit(project_events.project_active(run.project_id))
 
 
 class _Recent:
@@ -127,7 +129,7 @@ def _push_message(data, trust_recent):
             now=now,
         )
         _touch(run, now)
-        live.publish_on_commit(live.message_changed(run, reply_pk, message_pk))
+        live.publish_on_commit(events.message_changed(run, reply_pk, message_pk))
     return message_pk
 
 
@@ -160,6 +162,6 @@ def request_user_input(data):
             raise Rejected("requestId is already used by another run", 409, "requestId")
         if created:
             Run.objects.wait_for_input(run, now)
-            live.publish_on_commit(live.input_changed(run, request_pk))
-            live.publish_on_commit(live.run_changed(run))
+            live.publish_on_commit(events.input_changed(run, request_pk))
+            live.publish_on_commit(events.run_changed(run))
     return request_pk

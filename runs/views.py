@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from projects.models import Project
 from studio import live, storable
 from studio.db import writing
+from studio.htmx import render_page
 from studio.rejected import Rejected
 
-from . import answers, chat, recording
+from . import answers, chat, events, recording
 from .models import Message, Reply, Run
 
 RUNS_PER_PAGE = 50
@@ -82,9 +83,7 @@ def run_page(request, project_name, run_id=None):
         else:
             context["replies"], context["has_older"] = chat.replies_page(run)
         context["pending"] = chat.pending_requests(run)
-    if request.htmx and request.htmx.target == "run-list":
-        return render(request, "runs/run.html#run-list", context)
-    response = render(request, "runs/run.html", context)
+    response = render_page(request, "runs/run.html", context)
     if "group" in request.GET:
         response.set_cookie(GROUP_COOKIE, group, max_age=365 * 24 * 3600, samesite="Lax")
     return response
@@ -215,7 +214,7 @@ def delete_run(request, run_id):
     with writing():
         run.delete()
         recording.recent.forget_run(run_id)
-        live.publish_on_commit(live.run_deleted(run_id, project.pk))
+        live.publish_on_commit(events.run_deleted(run_id, project.pk))
     if request.htmx:
         response = HttpResponse("")
         if request.POST.get("current") == "1":

@@ -16,9 +16,9 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
     """Subclasses set `self.groups_to_join` in `setup()` and implement `render(event)`.
 
     `render` is sync (it reads the database and renders partial templates) and returns HTML
-    fragments per docs/LIVE.md, or "" for nothing. Events for the same thing (`event_key`) that
-    arrive while it waits to be rendered collapse into a single render of its latest state, so
-    300 streaming chunks never mean 300 renders for a slow browser.
+    fragments per docs/LIVE.md, or "" for nothing. Events for the same thing (`event_key`: their
+    "kind" and "key") that arrive while it waits to be rendered collapse into a single render of
+    its latest state, so 300 streaming chunks never mean 300 renders for a slow browser.
 
     A page's renders run one after the other, in the order their events came, each sent before
     the next starts. They all run on the one thread of `database_sync_to_async` anyway; started
@@ -71,10 +71,8 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     def event_key(self, event):
-        return (
-            event.get("kind"),
-            event.get("message") or event.get("request") or event.get("run") or event.get("project"),
-        )
+        # Each app's event builders say which thing an event is about (runs/events.py, ...).
+        return event.get("kind"), event.get("key")
 
     async def live_event(self, message):
         event = message["event"]

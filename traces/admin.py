@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from studio.templatetags.studio_tags import ns_duration
+from studio.formatting import ns_duration
 
 from .models import ModelPrice, Span, Trace
 

@@ -24,7 +24,7 @@ from runs.models import Run
 from studio import live
 from studio.db import writing
 
-from . import conventions
+from . import conventions, events
 from .models import Span, Trace
 
 STATUS_ERROR = conventions.STATUS_ERROR
@@ -43,7 +43,7 @@ def store(spans):
         stored = _insert(rows)
         update_traces({row["trace_id"] for row in rows})
         for run_id, project_id in {(row["run_id"], row["project_id"]) for row in rows if row["run_id"]}:
-            live.publish_on_commit(live.spans_changed(run_id, project_id))
+            live.publish_on_commit(events.spans_changed(run_id, project_id))
     return stored
 
 
@@ -274,5 +274,5 @@ def link_orphan_spans(run):
         return 0
     linked = waiting.update(run=run, project_id=run.project_id)
     update_traces(trace_ids)
-    live.publish_on_commit(live.spans_changed(run.pk, run.project_id))
+    live.publish_on_commit(events.spans_changed(run.pk, run.project_id))
     return linked

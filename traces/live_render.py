@@ -29,7 +29,7 @@ def render_spans_update(run_id, after_pk):
     html.append(render_to_string("traces/trace_tree.html#tree-window", {"window": context["window"]}))
     if last <= after_pk:
         return "".join(html), after_pk
-    html.append('<p id="trace-empty" data-live="remove"></p>')
+    html.append(render_to_string("traces/trace_tree.html#trace-empty-removed"))
 
     # Which new spans the page shows: those whose parent is not new too (a child of a new span
     # shows under it when it is opened). Chosen on ids alone: an exporter's batch is 512 spans.
@@ -79,10 +79,13 @@ def render_spans_update(run_id, after_pk):
             refreshed.add(parent_key)
             html.append(render_to_string("traces/trace_tree.html#span-row", {"span": parent}))
     # Spans shown as roots because their parent was missing now sit under it.
-    adopted = Span.objects.filter(
-        Q(trace_id__in={trace for _, trace, _, _ in keys}),
-        Q(parent_span_id__in={span for _, _, span, _ in keys}),
-        pk__lte=after_pk,
-    ).values_list("span_id", flat=True)
-    html.extend(f'<li id="span-{span_id}" data-live="remove"></li>' for span_id in adopted)
+    adopted = list(
+        Span.objects.filter(
+            Q(trace_id__in={trace for _, trace, _, _ in keys}),
+            Q(parent_span_id__in={span for _, _, span, _ in keys}),
+            pk__lte=after_pk,
+        ).values_list("span_id", flat=True)
+    )
+    if adopted:
+        html.append(render_to_string("traces/trace_tree.html#span-nodes-removed", {"span_ids": adopted}))
     return "".join(html), last

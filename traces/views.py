@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from projects.models import Project
 from runs.models import Message, Reply, Run
+from studio.htmx import render_page
 from studio.rejected import Rejected
 
 from . import conventions, ingest, otlp, stats, tree
@@ -132,11 +133,7 @@ def reply_spans(request, run_id, reply_pk):
         .first()
     )
     if span is None:
-        return HttpResponse(
-            f'<section id="span-detail" class="span-detail"><p class="muted">No spans for this reply '
-            f"{'yet' if not reply.run.is_finished else ''}: its agent span arrives when the reply ends "
-            f"(the exporter sends spans in batches, up to 5 s late).</p></section>"
-        )
+        return render(request, "traces/span_detail.html", {"span": None, "reply": reply})
     return span_detail(request, span.pk)
 
 
@@ -158,9 +155,7 @@ def project_traces(request, project_name):
         .distinct()[:200]
     )
     context = {"project": project, "page": page, "filters": filters, "models": models}
-    if request.htmx and request.htmx.target == "trace-table":
-        return render(request, "traces/project_traces.html#trace-table", context)
-    return render(request, "traces/project_traces.html", context)
+    return render_page(request, "traces/project_traces.html", context)
 
 
 @require_GET

@@ -5,7 +5,6 @@ then sanitized by nh3 (an allow-list; no script, no event handler, no javascript
 media URLs must be http(s).
 """
 
-import hashlib
 import json
 import zlib
 from datetime import UTC, datetime
@@ -18,7 +17,14 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from markdown_it import MarkdownIt
 
+from studio import formatting, htmx
+
 register = template.Library()
+
+# Shared with Python code that shows the same values: defined in studio/formatting.py.
+register.filter("dom_id", formatting.dom_id)
+register.filter("duration", formatting.duration)
+register.filter("ns_duration", formatting.ns_duration)
 
 # Past this a text block or JSON is cut on the page (the message's full JSON link has all of it).
 MAX_TEXT_CHARS = 20_000
@@ -70,6 +76,23 @@ def sanitize_html(html):
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
     )
+
+
+class _Nothing(template.Node):
+    def render(self, context):
+        return ""
+
+
+@register.tag
+def htmx_partial(parser, token):
+    """`{% htmx_partial name %}`: an htmx request for this page that targets #name gets only the
+    partial `name`, not the whole page (studio/htmx.py)."""
+    try:
+        _, name = token.split_contents()
+    except ValueError:
+        raise template.TemplateSyntaxError("htmx_partial takes the name of one partial") from None
+    htmx.declare(parser, name)
+    return _Nothing()
 
 
 @register.simple_tag
@@ -128,26 +151,6 @@ def media_version(block):
 
 
 @register.filter
-def dom_id(value):
-    """A stable HTML id for a client-chosen id (run ids may hold any character)."""
-    return hashlib.sha1(str(value).encode()).hexdigest()[:12]
-
-
-@register.filter
-def duration(seconds):
-    if seconds is None:
-        return "—"
-    seconds = int(seconds.total_seconds() if hasattr(seconds, "total_seconds") else seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
-@register.filter
 def block_type(block):
     return block.get("type") if isinstance(block, dict) else "unknown"
 
@@ -162,22 +165,6 @@ def media_kind(block):
 @register.filter
 def is_text(value):
     return isinstance(value, str)
-
-
-@register.filter
-def ns_duration(nanoseconds):
-    """A span's duration, readable: 850 µs, 12.3 ms, 4.21 s, 2m 03s."""
-    if nanoseconds is None:
-        return "—"
-    ns = int(nanoseconds)
-    if ns < 1_000_000:
-        return f"{ns / 1000:.0f} µs"
-    if ns < 1_000_000_000:
-        ms = ns / 1e6
-        return f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
-    if ns < 60_000_000_000:
-        return f"{ns / 1e9:.2f} s"
-    return duration(ns // 1_000_000_000)
 
 
 @register.filter

@@ -8,10 +8,9 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from projects.models import Project
-from runs import answers
+from runs import answers, events
 from runs.answers import record_answer, structured_errors
 from runs.models import InputRequest, Run
-from studio import live
 from studio.rejected import Rejected
 from tests.support.waiting import run_async
 
@@ -179,7 +178,7 @@ def test_an_answer_whose_sender_goes_away_is_still_recorded_and_shown():
     async def cancel_then_listen():
         layer = get_channel_layer()
         page = await layer.new_channel()
-        await layer.group_add(live.run_group("run-1"), page)
+        await layer.group_add(events.run_group("run-1"), page)
         sending = asyncio.ensure_future(answers.answer("run-1", "q1", TEXT, None))
         await asyncio.sleep(0)
         sending.cancel()
