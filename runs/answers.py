@@ -95,21 +95,9 @@ def record_answer(run_id, request_id, blocks, structured, answered_by=""):
                 raise Rejected("Some fields need attention", errors=errors)
         else:
             structured = None
-        request.status = InputRequest.Status.ANSWERED
-        request.answered_at = timezone.now()
-        request.answered_by = answered_by[:255]
-        request.answer_blocks = blocks
-        request.answer_structured = structured
-        request.save(update_fields=["status", "answered_at", "answered_by", "answer_blocks", "answer_structured"])
+        request.record_answer(blocks, structured, answered_by, timezone.now())
         Run.objects.resume_if_answered(request.run)
     return request
-
-
-def _mark_delivered(request_pk):
-    updated = InputRequest.objects.filter(pk=request_pk, status=InputRequest.Status.ANSWERED).update(
-        status=InputRequest.Status.DELIVERED, delivered_at=timezone.now()
-    )
-    return updated
 
 
 async def deliver(request):
@@ -117,7 +105,7 @@ async def deliver(request):
     loop = asyncio.get_running_loop()
 
     def on_ack(*_):
-        loop.create_task(database_sync_to_async(_mark_delivered)(request.pk))
+        loop.create_task(database_sync_to_async(InputRequest.objects.acknowledged)(request.pk))
 
     args = (request.request_id, request.answer_blocks or [], request.answer_structured)
     await sio.emit("forwardUserInput", args, room=run_room(request.run_id), namespace=NAMESPACE, callback=on_ack)
@@ -163,12 +151,7 @@ REDELIVER_AFTER = timedelta(seconds=5)
 
 async def redeliver_unacknowledged():
     def stale():
-        cutoff = timezone.now() - REDELIVER_AFTER
-        return list(
-            InputRequest.objects.filter(
-                status=InputRequest.Status.ANSWERED, answered_at__lte=cutoff, run__agent_sockets__gt=0
-            )[:100]
-        )
+        return list(InputRequest.objects.unacknowledged(answered_before=timezone.now() - REDELIVER_AFTER)[:100])
 
     for request in await database_sync_to_async(stale)():
         log.info("answer %s to run %s not acknowledged; sending it again", request.request_id, request.run_id)
@@ -176,9 +159,7 @@ async def redeliver_unacknowledged():
 
 
 async def redeliver_pending(run_id):
-    requests = await database_sync_to_async(
-        lambda: list(InputRequest.objects.filter(run_id=run_id, status=InputRequest.Status.ANSWERED))
-    )()
+    requests = await database_sync_to_async(lambda: list(InputRequest.objects.unacknowledged(run_id=run_id)))()
     for request in requests:
         log.info("redelivering answer %s to run %s", request.request_id, run_id)
         await deliver(request)

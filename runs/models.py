@@ -350,6 +350,23 @@ class InputRequestManager(models.Manager):
         pk, owner = self.filter(request_id=request_id).values_list("pk", "run_id").get()
         return pk, owner, False
 
+    def unacknowledged(self, run_id=None, answered_before=None):
+        """Answered requests whose agent has not acknowledged the answer: to be sent again."""
+        requests = self.filter(status=self.model.Status.ANSWERED)
+        if run_id is not None:
+            requests = requests.filter(run_id=run_id)
+        if answered_before is not None:
+            # Only to an agent that is connected: one that is away gets them when it reconnects.
+            requests = requests.filter(answered_at__lte=answered_before, run__agent_sockets__gt=0)
+        return requests
+
+    def acknowledged(self, pk):
+        """The agent has the answer: the request is done. Returns whether it was waiting for it."""
+        status = self.model.Status
+        return bool(
+            self.filter(pk=pk, status=status.ANSWERED).update(status=status.DELIVERED, delivered_at=timezone.now())
+        )
+
 
 class InputRequest(models.Model):
     """An agent waiting for a person: pending until answered, then until the agent acknowledges."""
@@ -383,6 +400,16 @@ class InputRequest(models.Model):
 
     def __str__(self):
         return f"{self.agent_name or self.agent_id} asks ({self.status})"
+
+    def record_answer(self, blocks, structured, answered_by, now):
+        """Pending → answered (inside the caller's transaction, which holds the row locked and has
+        checked the answer); the agent's acknowledgement then makes it delivered."""
+        self.status = self.Status.ANSWERED
+        self.answered_at = now
+        self.answered_by = answered_by[:255]
+        self.answer_blocks = blocks
+        self.answer_structured = structured
+        self.save(update_fields=["status", "answered_at", "answered_by", "answer_blocks", "answer_structured"])
 
     @property
     def schema_dom_id(self):

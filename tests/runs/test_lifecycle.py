@@ -255,3 +255,59 @@ def test_activity_is_written_at_most_once_a_second_on_the_run_and_its_project():
     assert reload(run).last_activity_at == later
     assert Project.objects.get(pk=run.project_id).last_activity_at == later
     assert not Run.objects.touch(run, later + timedelta(milliseconds=999))
+
+
+# An input request: pending → answered → delivered once its agent acknowledges
+
+
+def test_an_answered_request_records_what_who_and_when():
+    run, _ = register(status="waiting")
+    request = ask(run)
+    now = timezone.now()
+    request.record_answer([{"type": "text", "text": "yes"}], None, "ada" * 100, now)
+    request.refresh_from_db()
+    assert request.status == InputRequest.Status.ANSWERED and request.answered_at == now
+    assert request.answer_blocks == [{"type": "text", "text": "yes"}] and request.answered_by == ("ada" * 100)[:255]
+
+
+def test_an_acknowledged_answer_is_delivered_once():
+    run, _ = register()
+    request = ask(run, status=InputRequest.Status.ANSWERED)
+    assert InputRequest.objects.acknowledged(request.pk)
+    request.refresh_from_db()
+    assert request.status == InputRequest.Status.DELIVERED and request.delivered_at is not None
+    assert not InputRequest.objects.acknowledged(request.pk)  # a second ack changes nothing
+
+
+def test_a_pending_request_cannot_be_acknowledged():
+    run, _ = register()
+    request = ask(run)
+    assert not InputRequest.objects.acknowledged(request.pk)
+    request.refresh_from_db()
+    assert request.status == InputRequest.Status.PENDING
+
+
+def test_a_reconnecting_agent_gets_every_unacknowledged_answer_of_its_run_only():
+    run, _ = register("run-1")
+    other, _ = register("run-2")
+    ask(run, "answered", status=InputRequest.Status.ANSWERED)
+    ask(run, "pending")
+    ask(run, "delivered", status=InputRequest.Status.DELIVERED)
+    ask(other, "elsewhere", status=InputRequest.Status.ANSWERED)
+    assert [r.request_id for r in InputRequest.objects.unacknowledged(run_id="run-1")] == ["answered"]
+
+
+def test_an_answer_is_sent_again_only_to_a_connected_agent_after_a_while():
+    connected, _ = register("connected")
+    away, _ = register("away")
+    Run.objects.agent_connected("connected")
+    long_ago = timezone.now() - timedelta(seconds=30)
+    for run, request_id in ((connected, "old"), (away, "old-away")):
+        InputRequest.objects.create(
+            request_id=request_id, run=run, status=InputRequest.Status.ANSWERED, answered_at=long_ago
+        )
+    InputRequest.objects.create(
+        request_id="new", run=connected, status=InputRequest.Status.ANSWERED, answered_at=timezone.now()
+    )
+    cutoff = timezone.now() - timedelta(seconds=5)
+    assert [r.request_id for r in InputRequest.objects.unacknowledged(answered_before=cutoff)] == ["old"]
