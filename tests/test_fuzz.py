@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from websockets.sync.client import connect
 
 from runs.models import InputRequest, Message, Reply, Run
-from tests.api.factories import call, input_body, msg, push_body, register, reply_body, run_body
+from tests.factories import call, input_body, msg, push_body, register, reply_body, run_body
 from tests.support.pages import assert_run_pages_render
 from tests.traces.bodies import capture_spans, fresh_ids, protobuf_body, with_run_id
 from traces.models import Span

@@ -8,6 +8,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from projects.models import Project
 from runs.models import Run
+from tests.factories import register
 from traces.models import Span, Trace
 
 from .bodies import FIXTURES, capture_http, capture_spans, fresh_ids, json_body, protobuf_body, with_run_id
@@ -18,24 +19,6 @@ PROTOBUF = "application/x-protobuf"
 
 def post(client, body, content_type=PROTOBUF, **headers):
     return client.post("/v1/traces", data=body, content_type=content_type, headers=headers)
-
-
-def register(client, run_id, project="Traced"):
-    response = client.post(
-        "/trpc/registerRun",
-        data={
-            "id": run_id,
-            "project": project,
-            "name": run_id,
-            "timestamp": "2026-11-24 10:00:00.000",
-            "pid": 1,
-            "status": "running",
-            "run_dir": "",
-        },
-        content_type="application/json",
-    )
-    assert response.status_code == 200
-    return Run.objects.get(pk=run_id)
 
 
 def agentscope_spans(run_id, salt=None, capture="agentscope-1.0.21.jsonl", attribute="gen_ai.conversation.id"):
