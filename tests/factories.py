@@ -107,9 +107,11 @@ def push(client, *args, **kwargs):
 
 
 def assert_error(response, status, procedure, field=None, says=None):
-    """A tRPC error envelope with this status, naming the procedure (and the field, if any)."""
+    """A tRPC error envelope with this status, naming the procedure (and the field, if any).
+
+    `response` is the Django test client's or, from a real server, requests'."""
     assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
+    assert response.headers["Content-Type"].startswith("application/json")
     error = response.json()["error"]
     assert error["data"]["httpStatus"] == status
     assert error["data"]["path"] == procedure
@@ -135,8 +137,8 @@ def replay_capture(client, name="agentscope-1.0.21.jsonl"):
 def served_run(server, project="Project", **fields):
     """A new run registered on a real server, as an agent registers it; its id."""
     run_id = uuid.uuid4().hex[:16]
-    response = server.post("registerRun", {**run_body(run_id, project), **fields})
-    assert response.status_code == 200, response.text
+    response = server.post("registerRun", run_body(run_id, project, **fields))
+    assert response.status_code == 200 and response.json() == {"result": {}}, response.text
     return run_id
 
 
@@ -145,7 +147,7 @@ def served_question(server, run_id, agent_name="alice", schema=None):
     request_id = uuid.uuid4().hex[:12]
     body = {**input_body(request_id, run_id, schema), "agentId": "a", "agentName": agent_name}
     response = server.post("requestUserInput", body)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200 and response.json() == {"result": {}}, response.text
     return request_id
 
 
