@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tests.factories import served_run
 from tests.support.agentscope_env import start_agent
 from tests.support.browser import screenshot
 from tests.support.waiting import query, wait_for
@@ -273,8 +274,7 @@ def push(studio, run_id, n):
 
 
 def test_the_chat_follows_new_messages_at_the_bottom_and_offers_a_jump_when_scrolled_up(studio, page):
-    run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": "Scrolling", "name": "long", "pid": 1, "status": "running"})
+    run_id = served_run(studio, "Scrolling", name="long", pid=1)
     for n in range(12):
         push(studio, run_id, n)
     page.goto(f"{studio.url}/projects/Scrolling/runs/{run_id}/")
@@ -300,8 +300,8 @@ def test_the_chat_follows_new_messages_at_the_bottom_and_offers_a_jump_when_scro
 
 
 def test_the_projects_page_shows_last_activity_moving_as_an_agent_writes(studio, page):
-    run_id, project = uuid.uuid4().hex[:16], f"Active {uuid.uuid4().hex[:6]}"
-    studio.post("registerRun", {"id": run_id, "project": project, "name": "r", "pid": 1, "status": "running"})
+    project = f"Active {uuid.uuid4().hex[:6]}"
+    run_id = served_run(studio, project, name="r", pid=1)
     page.goto(studio.url + "/")
     page.wait_for_selector("#live-status.on")
     row = page.locator("#project-rows tr", has_text=project)

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from tests.factories import served_run
 from tests.support.agentscope_env import AGENTS, agentscope_python, run_agent
 from tests.support.browser import screenshot
 from tests.support.tcp_proxy import TcpProxy
@@ -174,8 +175,8 @@ def otlp_json_span(trace_id, span_id, parent, name, start, attributes):
 
 
 def test_a_nested_agents_reply_opens_the_tree_down_to_its_span(studio, page):
-    project, run_id = f"Nested {uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": project, "name": "nested", "pid": 1, "status": "running"})
+    project = f"Nested {uuid.uuid4().hex[:6]}"
+    run_id = served_run(studio, project, name="nested", pid=1)
     studio.post(
         "pushMessage",
         {
