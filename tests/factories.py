@@ -4,7 +4,7 @@ Two ways, and each function says which:
 
 - Through the real code path, as an agent does: `register`, `push` and `call` POST the
   client's bodies (`run_body`, `push_body`, ...) to /trpc/* with the Django test client;
-  `replay_capture` posts a recorded session; `served_run` and `served_question` post to a real
+  `replay_trpc` and `replay_capture` post a recorded session; `served_run` and `served_question` post to a real
   server. For tests of what agents send, or of what follows from it.
 - Through the ORM (`make_*`): rows written directly, for tests about what reads them (pages,
   answers, the admin), where the API would be noise, or too slow for 10,000 messages.
@@ -16,7 +16,8 @@ import uuid
 
 from projects.models import Project
 from runs.models import InputRequest, Message, Reply, Run
-from tests.traces.bodies import capture_http, capture_spans, protobuf_body
+from tests.support.captures import capture_spans, trpc_calls
+from tests.traces.bodies import protobuf_body
 
 _ids = itertools.count(1)
 
@@ -123,10 +124,19 @@ def assert_error(response, status, procedure, field=None, says=None):
     return error
 
 
+def replay_trpc(client, name):
+    """A real client's recorded tRPC calls, posted in order, each answered as it was then; the calls."""
+    calls = trpc_calls(name)
+    for record in calls:
+        response = client.generic("POST", record["path"], json.dumps(record["body"]), content_type="application/json")
+        assert response.status_code == record["answered"] == 200, (record["path"], response.content)
+        assert response.json() == {"result": {}}
+    return calls
+
+
 def replay_capture(client, name="agentscope-1.0.21.jsonl"):
-    """A real client's session, through the API: its recorded tRPC calls, then its spans."""
-    for path, body in capture_http(name):
-        client.post(path, data=body, content_type="application/json")
+    """A real client's session, through the API: its recorded tRPC calls, then its spans; the run."""
+    replay_trpc(client, name)
     client.post("/v1/traces", data=protobuf_body(capture_spans(name)), content_type="application/x-protobuf")
     return Run.objects.get(pk="QCTgBrrn8hdahBwPGcXB8k")
 

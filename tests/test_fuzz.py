@@ -29,8 +29,9 @@ from tests.factories import (
     served_question,
     served_run,
 )
+from tests.support.captures import capture_spans
 from tests.support.pages import assert_run_pages_render
-from tests.traces.bodies import capture_spans, fresh_ids, protobuf_body, with_run_id
+from tests.traces.bodies import fresh_ids, protobuf_body, with_run_id
 from traces.models import Span
 
 EXAMPLES = int(os.environ.get("STUDIO_FUZZ_EXAMPLES", "40"))

@@ -11,11 +11,12 @@ from django.urls import reverse
 
 from projects.models import Project
 from tests.factories import make_run, register, replay_capture
+from tests.support.captures import capture_spans
 from tests.support.html import TagCollector
 from traces import ingest
 from traces.models import ModelPrice, Span, Trace
 
-from .bodies import capture_spans, fresh_ids, protobuf_body, with_run_id
+from .bodies import fresh_ids, protobuf_body, with_run_id
 
 pytestmark = pytest.mark.django_db
 
