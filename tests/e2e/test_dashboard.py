@@ -124,9 +124,7 @@ def test_a_run_written_by_the_real_client_appears_and_fills_up_live(studio, page
 def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
     names = [f"Searchable {uuid.uuid4().hex[:6]}", f"Other {uuid.uuid4().hex[:6]}"]
     for name in names:
-        studio.post(
-            "registerRun", {"id": uuid.uuid4().hex, "project": name, "name": "r", "pid": 1, "status": "running"}
-        )
+        served_run(studio, name, name="r", pid=1)
     page.goto(studio.url + "/")
     page.keyboard.press("/")
     page.keyboard.type(names[0][:12])
@@ -138,19 +136,8 @@ def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
     # The filtered page keeps its rows up to date live, and takes no new project that the
     # search does not ask for (the socket was opened before the search).
     page.wait_for_selector("#live-status.on")
-    studio.post(
-        "registerRun",
-        {
-            "id": uuid.uuid4().hex,
-            "project": f"Unrelated {uuid.uuid4().hex[:6]}",
-            "name": "r",
-            "pid": 1,
-            "status": "running",
-        },
-    )
-    studio.post(
-        "registerRun", {"id": uuid.uuid4().hex, "project": names[0], "name": "r2", "pid": 1, "status": "running"}
-    )
+    served_run(studio, f"Unrelated {uuid.uuid4().hex[:6]}", name="r", pid=1)
+    served_run(studio, names[0], name="r2", pid=1)
     page.locator("#project-rows", has_text="2 running").wait_for()
     assert page.locator("#project-rows tr").count() == 1
 
@@ -164,17 +151,7 @@ def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
 
 
 def test_hostile_messages_stay_inert_in_the_browser(studio, page):
-    run_id = uuid.uuid4().hex[:16]
-    studio.post(
-        "registerRun",
-        {
-            "id": run_id,
-            "project": "Hostile <b>project</b>",
-            "name": "<img src=x onerror=window.pwned=1>",
-            "pid": 1,
-            "status": "running",
-        },
-    )
+    run_id = served_run(studio, "Hostile <b>project</b>", name="<img src=x onerror=window.pwned=1>", pid=1)
     content = [
         {
             "type": "text",
