@@ -4,8 +4,8 @@ Two ways, and each function says which:
 
 - Through the real code path, as an agent does: `register`, `push` and `call` POST the
   client's bodies (`run_body`, `push_body`, ...) to /trpc/* with the Django test client;
-  `replay_trpc` and `replay_capture` post a recorded session; `served_run` and `served_question` post to a real
-  server. For tests of what agents send, or of what follows from it.
+  `replay_trpc` and `replay_capture` post a recorded session; `served_run` and
+  `served_question` post to a real server. For tests of what agents send, or of what follows.
 - Through the ORM (`make_*`): rows written directly, for tests about what reads them (pages,
   answers, the admin), where the API would be noise, or too slow for 10,000 messages.
 """
@@ -136,9 +136,9 @@ def replay_trpc(client, name):
 
 def replay_capture(client, name="agentscope-1.0.21.jsonl"):
     """A real client's session, through the API: its recorded tRPC calls, then its spans; the run."""
-    replay_trpc(client, name)
+    [run_id] = [record["body"]["id"] for record in replay_trpc(client, name) if record["path"].endswith("/registerRun")]
     client.post("/v1/traces", data=protobuf_body(capture_spans(name)), content_type="application/x-protobuf")
-    return Run.objects.get(pk="QCTgBrrn8hdahBwPGcXB8k")
+    return Run.objects.get(pk=run_id)
 
 
 # ---- on a real server (tests/support/server.py), through its /trpc endpoints ----
