@@ -44,15 +44,19 @@ class StudioApp(socketio.ASGIApp):
     """Socket.IO in front of Django; on the first call, takes over the runs of a previous process.
 
     Every call waits until that takeover is done: an agent reconnecting to a restarted server
-    while it runs would otherwise be counted first and then reset to "gone" by it.
+    while it runs would otherwise be counted first and then reset to "gone" by it. `take_over`
+    is a coroutine function; a test gives its own instead of starting the real services.
     """
 
-    _startup = None
+    def __init__(self, *args, take_over=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._take_over = take_over or _take_over
+        self._startup = None
 
     async def __call__(self, scope, receive, send):
-        startup = StudioApp._startup
+        startup = self._startup
         if startup is None:
-            startup = StudioApp._startup = asyncio.ensure_future(_take_over())
+            startup = self._startup = asyncio.ensure_future(self._take_over())
         if not startup.done():
             # shield: a request cancelled while it waits must not cancel the takeover.
             await asyncio.shield(startup)

@@ -4,6 +4,18 @@ from tests.support.browser import screenshot  # noqa: F401  (re-exported for tes
 from tests.support.server import StudioServer
 
 
+@pytest.fixture(autouse=True)
+def forget_recent_pushes():
+    """The push shortcuts remember runs and replies per process; each test's database is new."""
+    from runs import recording  # not at import: Django is not set up yet when conftest loads
+
+    recording.recent.runs.clear()
+    recording.recent.replies.clear()
+    yield
+    recording.recent.runs.clear()
+    recording.recent.replies.clear()
+
+
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory):
     """One real Studio server (daphne runserver) for the session; tests use their own run ids."""

@@ -5,7 +5,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
-from tests.traces.test_trace_views import replay_capture
+from tests.factories import replay_capture
 
 pytestmark = pytest.mark.django_db
 OUR_APPS = ("projects", "runs", "traces")

@@ -3,16 +3,12 @@
 import asyncio
 import time
 
-import pytest
-
-from runs import agent_link, agent_socket
-from studio import asgi, db, live
+from runs import agent_socket
+from studio import asgi
 from tests.support.waiting import run_async
 
 
-# The takeover runs in database_sync_to_async, which tidies that thread's connections.
-@pytest.mark.django_db
-def test_calls_that_arrive_while_a_restarted_server_takes_over_wait_for_it(monkeypatch):
+def test_calls_that_arrive_while_a_restarted_server_takes_over_wait_for_it():
     # After a restart the server resets the agent sockets of the previous process. An agent that
     # reconnects meanwhile must be counted after that reset, not before it (then reset to "gone").
     happened = []
@@ -21,20 +17,13 @@ def test_calls_that_arrive_while_a_restarted_server_takes_over_wait_for_it(monke
         time.sleep(0.2)
         happened.append("sockets of the previous process forgotten")
 
-    async def no_sweeping():
-        pass
-
-    monkeypatch.setattr(agent_link, "forget_sockets_of_previous_process", slow_forget)
-    monkeypatch.setattr(agent_socket, "start_manager", lambda: None)
-    monkeypatch.setattr(agent_link, "sweep_forever", no_sweeping)
-    monkeypatch.setattr(db, "start_sqlite_checkpointer", lambda: None)
-    monkeypatch.setattr(asgi.StudioApp, "_startup", None)
-    monkeypatch.setattr(live, "_loop", None)
+    async def take_over():  # as the real one: blocking database work, in a thread
+        await asyncio.to_thread(slow_forget)
 
     async def django(scope, receive, send):
         happened.append(scope["path"])
 
-    app = asgi.StudioApp(agent_socket.sio, other_asgi_app=django)
+    app = asgi.StudioApp(agent_socket.sio, other_asgi_app=django, take_over=take_over)
 
     async def two_calls():
         http = {"type": "http", "method": "GET", "headers": [], "query_string": b""}

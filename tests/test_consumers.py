@@ -46,7 +46,9 @@ async def frames(socket, count):
     return [json.loads(await socket.receive_from(timeout=5))["html"] for _ in range(count)]
 
 
+@pytest.fixture(autouse=True)
 def fresh_recorder():
+    """Recorder keeps what it saw on the class (each test's consumer is made by Channels)."""
     Recorder.renders = []
     Recorder.received = 0
     Recorder.first_render_started = threading.Event()
@@ -54,7 +56,6 @@ def fresh_recorder():
 
 
 def test_updates_are_sent_one_at_a_time_in_order_and_one_that_waits_is_sent_once_at_its_latest():
-    fresh_recorder()
 
     async def scenario():
         socket = WebsocketCommunicator(Recorder.as_asgi(), "/")
@@ -78,7 +79,6 @@ def test_updates_are_sent_one_at_a_time_in_order_and_one_that_waits_is_sent_once
 
 
 def test_delayed_updates_of_one_thing_are_rendered_once_when_the_delay_is_over():
-    fresh_recorder()
     Recorder.let_first_render_go.set()
 
     async def scenario():

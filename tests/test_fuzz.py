@@ -9,7 +9,6 @@ fast and never flakes; widen locally with STUDIO_FUZZ_EXAMPLES=2000.
 
 import json
 import os
-import uuid
 
 import pytest
 import requests
@@ -19,9 +18,20 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from websockets.sync.client import connect
 
 from runs.models import InputRequest, Message, Reply, Run
-from tests.api.factories import call, input_body, msg, push_body, register, reply_body, run_body
+from tests.factories import (
+    call,
+    input_body,
+    msg,
+    push_body,
+    register,
+    reply_body,
+    run_body,
+    served_question,
+    served_run,
+)
+from tests.support.captures import capture_spans
 from tests.support.pages import assert_run_pages_render
-from tests.traces.bodies import capture_spans, fresh_ids, protobuf_body, with_run_id
+from tests.traces.bodies import fresh_ids, protobuf_body, with_run_id
 from traces.models import Span
 
 EXAMPLES = int(os.environ.get("STUDIO_FUZZ_EXAMPLES", "40"))
@@ -403,21 +413,9 @@ page_frames = st.one_of(
 
 @pytest.mark.e2e
 def test_generated_page_socket_frames_never_close_the_socket_or_fail_a_page(studio):
-    run_id = f"fuzz-{uuid.uuid4().hex[:8]}"
-    assert (
-        studio.post("registerRun", {"id": run_id, "project": "FuzzSockets", "name": "f", "pid": 1}).status_code == 200
-    )
-    for index in range(2):
-        studio.post(
-            "requestUserInput",
-            {
-                "requestId": f"w-{index}-{run_id}",
-                "runId": run_id,
-                "agentId": "a",
-                "agentName": "a",
-                "structuredInput": None,
-            },
-        )
+    run_id = served_run(studio, "FuzzSockets", name="f", pid=1)
+    for _ in range(2):
+        served_question(studio, run_id, agent_name="a")
     headers = {"Origin": studio.url}
     with connect(
         f"{studio.url.replace('http', 'ws', 1)}/ws/runs/{run_id}/",

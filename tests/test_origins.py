@@ -5,7 +5,6 @@ another local port sends its own port. Neither may reach an agent, store spans o
 """
 
 import json
-import uuid
 
 import pytest
 import requests
@@ -14,6 +13,7 @@ from websockets.sync.client import connect
 
 from runs.procedures import PROCEDURES
 from studio.origins import refusal
+from tests.factories import served_question, served_run
 from tests.support.waiting import query, wait_for
 
 
@@ -94,16 +94,8 @@ def rebound(studio):
 
 
 def asking_run(studio):
-    run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
-    assert studio.post("registerRun", {"id": run_id, "project": "Origins", "name": "o", "pid": 1}).status_code == 200
-    assert (
-        studio.post(
-            "requestUserInput",
-            {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice", "structuredInput": None},
-        ).status_code
-        == 200
-    )
-    return run_id, request_id
+    run_id = served_run(studio, "Origins", name="o", pid=1)
+    return run_id, served_question(studio, run_id)
 
 
 def polling_open(studio, headers=None):

@@ -9,9 +9,10 @@ from django.urls import reverse
 
 from runs.models import InputRequest, Message, Reply, Run
 from studio import storable
-from tests.api.factories import call, input_body, msg, push_body, register
+from tests.factories import call, input_body, msg, push_body, register
+from tests.support.captures import capture_spans
 from tests.support.pages import assert_run_pages_render
-from tests.traces.bodies import capture_spans, fresh_ids, json_body, protobuf_body, with_run_id
+from tests.traces.bodies import fresh_ids, json_body, protobuf_body, with_run_id
 from traces.models import Span
 
 pytestmark = pytest.mark.django_db

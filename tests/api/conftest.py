@@ -1,13 +1,9 @@
 import pytest
 
-from runs import recording
+from tests.factories import register
 
 
-@pytest.fixture(autouse=True)
-def forget_recent_pushes():
-    """The push shortcuts remember runs and replies per process; each test's database is new."""
-    recording.recent.runs.clear()
-    recording.recent.replies.clear()
-    yield
-    recording.recent.runs.clear()
-    recording.recent.replies.clear()
+@pytest.fixture
+def run(client):
+    """run-1 of Project, registered through registerRun as an agent registers it."""
+    return register(client, "run-1")

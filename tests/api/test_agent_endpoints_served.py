@@ -9,6 +9,7 @@ import uuid
 import pytest
 import requests
 
+from tests.factories import assert_error
 from tests.support.server import StudioServer
 from tests.support.waiting import query
 
@@ -21,15 +22,6 @@ def new_run(studio, path="/trpc/registerRun"):
         studio.url + path, json={"id": run_id, "project": "HttpProject"}, allow_redirects=False, timeout=10
     )
     return run_id, response
-
-
-def assert_trpc_error(response, status, procedure, says):
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["data"]["httpStatus"] == status and error["data"]["path"] == procedure
-    assert says in error["message"]
-    return error
 
 
 def test_register_run_answers_200_with_the_trpc_success_envelope(studio):
@@ -77,7 +69,7 @@ def test_a_host_that_is_not_allowed_is_a_400_naming_the_host_header(studio):
         headers={"Host": "evil.example"},
         timeout=10,
     )
-    error = assert_trpc_error(response, 400, "registerRun", "ALLOWED_HOSTS")
+    error = assert_error(response, 400, "registerRun", says="ALLOWED_HOSTS")
     assert error["data"]["field"] == "Host"
     assert not query(studio, "SELECT id FROM runs_run WHERE id = 'evil-run'")
 
@@ -86,7 +78,7 @@ def test_invalid_json_is_a_400_parse_error(studio):
     response = requests.post(
         studio.url + "/trpc/pushMessage", data=b'{"runId":', timeout=10, headers={"Content-Type": "application/json"}
     )
-    assert assert_trpc_error(response, 400, "pushMessage", "Invalid JSON")["code"] == -32700
+    assert assert_error(response, 400, "pushMessage", says="Invalid JSON")["code"] == -32700
 
 
 def test_json_nested_too_deeply_is_a_400_not_a_crash(studio):
@@ -96,27 +88,27 @@ def test_json_nested_too_deeply_is_a_400_not_a_crash(studio):
         timeout=10,
         headers={"Content-Type": "application/json"},
     )
-    assert_trpc_error(response, 400, "pushMessage", "nested too deeply")
+    assert_error(response, 400, "pushMessage", says="nested too deeply")
 
 
 def test_a_form_body_is_a_415(studio):
     response = requests.post(studio.url + "/trpc/registerRun", data={"id": "x", "project": "P"}, timeout=10)
-    assert_trpc_error(response, 415, "registerRun", "Content-Type must be application/json")
+    assert_error(response, 415, "registerRun", says="Content-Type must be application/json")
 
 
 def test_an_unknown_procedure_is_a_404_in_json(studio):
     response = requests.post(studio.url + "/trpc/finishRun", json={}, timeout=10)
-    assert_trpc_error(response, 404, "finishRun", "No procedure 'finishRun'")
+    assert_error(response, 404, "finishRun", says="No procedure 'finishRun'")
 
 
 def test_a_get_is_a_405_in_json_and_never_a_redirect(studio):
     response = requests.get(studio.url + "/trpc/registerRun", allow_redirects=False, timeout=10)
-    assert_trpc_error(response, 405, "registerRun", "Use POST")
+    assert_error(response, 405, "registerRun", says="Use POST")
 
 
 def test_an_unknown_run_is_a_404_naming_run_id(studio):
     response = requests.post(studio.url + "/trpc/pushMessage", json={"runId": "nope", "msg": {"id": "m"}}, timeout=10)
-    assert assert_trpc_error(response, 404, "pushMessage", "registerRun")["data"]["field"] == "runId"
+    assert assert_error(response, 404, "pushMessage", says="registerRun")["data"]["field"] == "runId"
 
 
 def test_a_body_over_the_configured_limit_is_a_413(tmp_path):
@@ -136,7 +128,7 @@ def test_a_body_over_the_configured_limit_is_a_413(tmp_path):
             json={"runId": run_id, "msg": {**message, "content": "x" * 3000}},
         )
         assert (
-            assert_trpc_error(big, 413, "pushMessage", "larger than 2000 bytes")["data"]["code"] == "PAYLOAD_TOO_LARGE"
+            assert_error(big, 413, "pushMessage", says="larger than 2000 bytes")["data"]["code"] == "PAYLOAD_TOO_LARGE"
         )
         assert query(server, "SELECT content FROM runs_message") == [{"content": '"' + "x" * 1000 + '"'}]
     finally:

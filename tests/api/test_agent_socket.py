@@ -4,9 +4,7 @@ The session `studio` server finishes a run 3 s (STUDIO_DISCONNECT_GRACE) after i
 socket left. The client is python-socketio's, as in agentscope: polling, then the websocket upgrade.
 """
 
-import asyncio
 import json
-import threading
 import time
 import uuid
 
@@ -14,6 +12,8 @@ import pytest
 import requests
 import socketio
 
+from tests.factories import served_question, served_run
+from tests.support.agent_socket import Agent
 from tests.support.waiting import query, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -21,52 +21,12 @@ GRACE = 3
 
 
 def registered_run(server):
-    run_id = "sock-" + uuid.uuid4().hex[:12]
-    response = server.post(
-        "registerRun",
-        {
-            "id": run_id,
-            "project": "SocketProject",
-            "name": "socket test",
-            "timestamp": "2026-11-23 18:49:34.683",
-            "pid": 1,
-            "status": "running",
-        },
-    )
-    assert response.status_code == 200, response.text
-    return run_id
+    return served_run(server, "SocketProject", name="socket test", pid=1)
 
 
 def run_row(server, run_id):
     [row] = query(server, "SELECT status, agent_sockets, agent_left_at, finished_at FROM runs_run WHERE id = ?", run_id)
     return row
-
-
-class Agent:
-    """One agent socket on /python (python-socketio's asyncio client, on a loop of its own)."""
-
-    def __init__(self, server, auth):
-        self.refusals = []
-        self.server = server
-        self.auth = auth
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.sio.on("connect_error", self.refusals.append, namespace="/python")
-
-    def _run(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
-
-    def connect(self):
-        self._run(self.sio.connect(self.server.url, namespaces=["/python"], auth=self.auth, wait_timeout=10))
-        return self
-
-    def disconnect(self):
-        self._run(self.sio.disconnect())
-
-    def close(self):
-        self.disconnect()
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture
@@ -166,24 +126,15 @@ def test_an_agent_reconnecting_to_a_finished_run_makes_it_live_again(studio, age
 
 def test_an_agent_connecting_while_its_question_is_pending_leaves_the_run_waiting(studio, agents):
     run_id = registered_run(studio)
-    response = studio.post(
-        "requestUserInput",
-        {"requestId": "q-" + run_id, "runId": run_id, "agentId": "a", "agentName": "user", "structuredInput": None},
-    )
-    assert response.status_code == 200 and response.json() == {"result": {}}
+    served_question(studio, run_id, agent_name="user")
     agents(studio, {"run_id": run_id}).connect()
     row = wait_for(lambda: (r := run_row(studio, run_id))["agent_sockets"] == 1 and r, message="the socket counted")
     assert row["status"] == "waiting"
 
 
 def test_an_answer_the_connected_agent_did_not_acknowledge_is_sent_again(studio, agents):
-    import requests
-
     run_id = registered_run(studio)
-    studio.post(
-        "requestUserInput",
-        {"requestId": run_id + "-q", "runId": run_id, "agentId": "u", "agentName": "user", "structuredInput": None},
-    )
+    request_id = served_question(studio, run_id, agent_name="user")
     received = []
     agent = agents(studio, {"run_id": run_id})
 
@@ -194,13 +145,15 @@ def test_an_answer_the_connected_agent_did_not_acknowledge_is_sent_again(studio,
 
     agent.sio.on("forwardUserInput", forward_user_input, namespace="/python")
     agent.connect()
-    response = requests.post(f"{studio.url}/api/runs/{run_id}/inputs/{run_id}-q/answer", json={"text": "hi"}, timeout=5)
+    response = requests.post(
+        f"{studio.url}/api/runs/{run_id}/inputs/{request_id}/answer", json={"text": "hi"}, timeout=5
+    )
     assert response.status_code == 200
     wait_for(lambda: len(received) == 2, timeout=20, message="the answer sent again")
-    assert received[0] == received[1] == (run_id + "-q", [{"type": "text", "text": "hi"}], None)
+    assert received[0] == received[1] == (request_id, [{"type": "text", "text": "hi"}], None)
     wait_for(
         lambda: (
-            query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?", run_id + "-q")[0]["status"]
+            query(studio, "SELECT status FROM runs_inputrequest WHERE request_id = ?", request_id)[0]["status"]
             == "delivered"
         ),
         message="the acknowledgement",

@@ -6,10 +6,9 @@ import pytest
 from django.test import override_settings
 
 from runs.models import InputRequest, Message, Reply
+from tests.factories import assert_error, call, input_body, msg, push_body, reply_body, run_body
 
-from .factories import assert_error, call, input_body, msg, push_body, register, reply_body, run_body
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("run")]
 
 PROCEDURES = ["registerRun", "pushMessage", "requestUserInput", "registerReply"]
 VALID_BODIES = {
@@ -18,11 +17,6 @@ VALID_BODIES = {
     "requestUserInput": input_body("q-1"),
     "registerReply": reply_body("r1"),
 }
-
-
-@pytest.fixture(autouse=True)
-def run(client):
-    register(client, "run-1")
 
 
 def nothing_stored():

@@ -5,29 +5,12 @@ status the stub answered. Their /trpc bodies are posted here in order, and what 
 be what the capture says happened: one reply per replyId, streamed messages once, final content.
 """
 
-import json
-from pathlib import Path
-
 import pytest
 
 from runs.models import InputRequest, Message, Reply, Run
+from tests.factories import replay_trpc
 
 pytestmark = pytest.mark.django_db
-
-CAPTURES = Path(__file__).parents[1] / "captures"
-
-
-def trpc_calls(name):
-    records = [json.loads(line) for line in (CAPTURES / name).read_text().splitlines() if line.strip()]
-    return [r for r in records if r["kind"] == "http" and r["path"].lstrip("/").startswith("trpc/")]
-
-
-def replay(client, name):
-    for record in trpc_calls(name):
-        response = client.generic("POST", record["path"], json.dumps(record["body"]), content_type="application/json")
-        assert response.status_code == record["answered"] == 200, (record["path"], response.content)
-        assert response.json() == {"result": {}}
-    return trpc_calls(name)
 
 
 def expected_replies(calls):
@@ -52,7 +35,7 @@ def expected_replies(calls):
     "capture", ["agentscope-1.0.21-stream.jsonl", "agentscope-1.0.21.jsonl", "agentscope-1.0.8.jsonl"]
 )
 def test_a_captured_session_is_stored_as_the_client_meant_it(client, capture):
-    calls = replay(client, capture)
+    calls = replay_trpc(client, capture)
     [registered] = [r["body"] for r in calls if r["path"].endswith("/registerRun")]
     run = Run.objects.get(pk=registered["id"])
     assert (run.project.name, run.name, run.pid) == (registered["project"], registered["name"], registered["pid"])
@@ -80,7 +63,7 @@ def test_a_captured_session_is_stored_as_the_client_meant_it(client, capture):
 
 @pytest.mark.parametrize("capture", ["agentscope-1.0.21-stream.jsonl", "agentscope-1.0.8.jsonl"])
 def test_the_streamed_react_reply_is_one_reply_with_its_final_text_and_no_duplicates(client, capture):
-    calls = replay(client, capture)
+    calls = replay_trpc(client, capture)
     pushes = [r["body"] for r in calls if r["path"].endswith("/pushMessage")]
     assert len(pushes) == 15  # 8 messages, the streamed ones re-sent chunk by chunk
     friday = Reply.objects.get(name="Friday")
@@ -118,7 +101,7 @@ def test_the_streamed_react_reply_is_one_reply_with_its_final_text_and_no_duplic
 
 
 def test_the_legacy_1_0_8_session_keeps_null_metadata_and_its_broken_timestamp(client):
-    replay(client, "agentscope-1.0.8.jsonl")
+    replay_trpc(client, "agentscope-1.0.8.jsonl")
     run = Run.objects.get()
     assert run.client_timestamp == "184945_PHsB"
     assert (
@@ -129,8 +112,8 @@ def test_the_legacy_1_0_8_session_keeps_null_metadata_and_its_broken_timestamp(c
 
 
 def test_replaying_a_session_twice_changes_nothing(client):
-    replay(client, "agentscope-1.0.21-stream.jsonl")
+    replay_trpc(client, "agentscope-1.0.21-stream.jsonl")
     before = list(Message.objects.order_by("id").values_list("msg_id", "content"))
-    replay(client, "agentscope-1.0.21-stream.jsonl")
+    replay_trpc(client, "agentscope-1.0.21-stream.jsonl")
     assert list(Message.objects.order_by("id").values_list("msg_id", "content")) == before
     assert Reply.objects.count() == 4 and InputRequest.objects.count() == 2 and Run.objects.count() == 1

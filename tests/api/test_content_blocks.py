@@ -5,19 +5,13 @@ import base64
 import pytest
 
 from runs.models import Message
+from tests.factories import assert_error, call, msg, push_body
 
-from .factories import assert_error, call, msg, push_body, register
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("run")]
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64).decode()
 BASE64 = {"type": "base64", "media_type": "image/png", "data": PNG}
 URL = {"type": "url", "url": "https://example.com/cat.png"}
-
-
-@pytest.fixture(autouse=True)
-def run(client):
-    register(client, "run-1")
 
 
 def push_blocks(client, blocks):

@@ -3,16 +3,9 @@
 import pytest
 
 from runs.models import Message, Reply, Run
-
-from .factories import assert_error, call, legacy_push_body, msg, push, push_body, register
+from tests.factories import assert_error, call, legacy_push_body, msg, push, push_body, register
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def run(client):
-    register(client, "run-1")
-    return Run.objects.get(pk="run-1")
 
 
 def messages_of(run_id="run-1"):

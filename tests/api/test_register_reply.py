@@ -3,15 +3,9 @@
 import pytest
 
 from runs.models import Reply
+from tests.factories import assert_error, call, legacy_push_body, msg, push, reply_body
 
-from .factories import assert_error, call, legacy_push_body, msg, push, register, reply_body
-
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def run(client):
-    register(client, "run-1")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("run")]
 
 
 def test_a_reply_is_created_with_its_name_and_role(client):

@@ -6,8 +6,7 @@ import pytest
 
 from projects.models import Project
 from runs.models import Run
-
-from .factories import assert_error, call, register, run_body
+from tests.factories import assert_error, call, register, run_body
 
 pytestmark = pytest.mark.django_db
 

@@ -3,10 +3,9 @@
 import pytest
 
 from runs.models import InputRequest, Run
+from tests.factories import assert_error, call, input_body, register
 
-from .factories import assert_error, call, input_body, register
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("run")]
 
 FORM = {  # what pydantic's model_json_schema() gives agentscope
     "properties": {
@@ -17,11 +16,6 @@ FORM = {  # what pydantic's model_json_schema() gives agentscope
     "title": "Form",
     "type": "object",
 }
-
-
-@pytest.fixture(autouse=True)
-def run(client):
-    register(client, "run-1")
 
 
 def test_a_plain_question_is_stored_pending_and_the_run_waits(client):

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tests.factories import served_run
 from tests.support.agentscope_env import start_agent
 from tests.support.browser import screenshot
 from tests.support.waiting import query, wait_for
@@ -123,9 +124,7 @@ def test_a_run_written_by_the_real_client_appears_and_fills_up_live(studio, page
 def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
     names = [f"Searchable {uuid.uuid4().hex[:6]}", f"Other {uuid.uuid4().hex[:6]}"]
     for name in names:
-        studio.post(
-            "registerRun", {"id": uuid.uuid4().hex, "project": name, "name": "r", "pid": 1, "status": "running"}
-        )
+        served_run(studio, name, name="r", pid=1)
     page.goto(studio.url + "/")
     page.keyboard.press("/")
     page.keyboard.type(names[0][:12])
@@ -137,19 +136,8 @@ def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
     # The filtered page keeps its rows up to date live, and takes no new project that the
     # search does not ask for (the socket was opened before the search).
     page.wait_for_selector("#live-status.on")
-    studio.post(
-        "registerRun",
-        {
-            "id": uuid.uuid4().hex,
-            "project": f"Unrelated {uuid.uuid4().hex[:6]}",
-            "name": "r",
-            "pid": 1,
-            "status": "running",
-        },
-    )
-    studio.post(
-        "registerRun", {"id": uuid.uuid4().hex, "project": names[0], "name": "r2", "pid": 1, "status": "running"}
-    )
+    served_run(studio, f"Unrelated {uuid.uuid4().hex[:6]}", name="r", pid=1)
+    served_run(studio, names[0], name="r2", pid=1)
     page.locator("#project-rows", has_text="2 running").wait_for()
     assert page.locator("#project-rows tr").count() == 1
 
@@ -163,17 +151,7 @@ def test_projects_can_be_searched_and_deleted_with_a_confirmation(studio, page):
 
 
 def test_hostile_messages_stay_inert_in_the_browser(studio, page):
-    run_id = uuid.uuid4().hex[:16]
-    studio.post(
-        "registerRun",
-        {
-            "id": run_id,
-            "project": "Hostile <b>project</b>",
-            "name": "<img src=x onerror=window.pwned=1>",
-            "pid": 1,
-            "status": "running",
-        },
-    )
+    run_id = served_run(studio, "Hostile <b>project</b>", name="<img src=x onerror=window.pwned=1>", pid=1)
     content = [
         {
             "type": "text",
@@ -273,8 +251,7 @@ def push(studio, run_id, n):
 
 
 def test_the_chat_follows_new_messages_at_the_bottom_and_offers_a_jump_when_scrolled_up(studio, page):
-    run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": "Scrolling", "name": "long", "pid": 1, "status": "running"})
+    run_id = served_run(studio, "Scrolling", name="long", pid=1)
     for n in range(12):
         push(studio, run_id, n)
     page.goto(f"{studio.url}/projects/Scrolling/runs/{run_id}/")
@@ -300,8 +277,8 @@ def test_the_chat_follows_new_messages_at_the_bottom_and_offers_a_jump_when_scro
 
 
 def test_the_projects_page_shows_last_activity_moving_as_an_agent_writes(studio, page):
-    run_id, project = uuid.uuid4().hex[:16], f"Active {uuid.uuid4().hex[:6]}"
-    studio.post("registerRun", {"id": run_id, "project": project, "name": "r", "pid": 1, "status": "running"})
+    project = f"Active {uuid.uuid4().hex[:6]}"
+    run_id = served_run(studio, project, name="r", pid=1)
     page.goto(studio.url + "/")
     page.wait_for_selector("#live-status.on")
     row = page.locator("#project-rows tr", has_text=project)

@@ -7,6 +7,8 @@ import uuid
 import pytest
 import requests
 
+from tests.factories import served_run
+from tests.support.agent_socket import Agent
 from tests.support.agentscope_env import start_agent
 from tests.support.browser import screenshot
 from tests.support.tcp_proxy import TcpProxy
@@ -190,10 +192,7 @@ def test_the_same_request_answered_from_two_tabs_is_taken_once(studio, browser, 
 
 
 def test_an_answer_to_an_unknown_request_is_refused_with_a_message(studio, page):
-    run_id = uuid.uuid4().hex[:16]
-    studio.post(
-        "registerRun", {"id": run_id, "project": PROJECT, "name": "no questions", "pid": 1, "status": "running"}
-    )
+    run_id = served_run(studio, PROJECT, name="no questions", pid=1)
     open_run(page, studio, run_id)
     page.evaluate("() => window.studioLive.send({type: 'answer', requestId: 'nope', blocks: [], structured: null})")
     page.locator("#toast", has_text="no input request 'nope'").wait_for()
@@ -356,8 +355,7 @@ def stored_answer(studio, request_id):
 
 def open_move_form(studio, page):
     """A run whose agent "mover" asks for a MOVE, open in the page: (run id, request id, its form)."""
-    run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "move", "pid": 1, "status": "running"})
+    run_id = served_run(studio, PROJECT, name="move", pid=1)
     request_id = ask(studio, run_id, "mover", MOVE)
     open_run(page, studio, run_id)
     return run_id, request_id, page.locator(f'[data-request-id="{request_id}"]')
@@ -406,10 +404,7 @@ def test_a_form_labels_shared_types_by_field_leaves_optional_models_out_and_keep
 
 
 def test_the_page_says_when_the_agent_leaves_and_comes_back_while_an_answer_is_being_written(studio, page):
-    from tests.api.test_agent_socket import Agent
-
-    run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "flaky", "pid": 1, "status": "running"})
+    run_id = served_run(studio, PROJECT, name="flaky", pid=1)
     agent = Agent(studio, {"run_id": run_id}).connect()
     request_id = ask(studio, run_id, "alice")
     open_run(page, studio, run_id)
@@ -448,8 +443,7 @@ TEAMS = {  # class Group(BaseModel): members: List[conint(ge=1)] = [];  class Te
 
 
 def test_an_error_in_an_array_inside_a_moved_up_item_lands_beside_its_field(studio, page):
-    run_id = uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": PROJECT, "name": "teams", "pid": 1, "status": "running"})
+    run_id = served_run(studio, PROJECT, name="teams", pid=1)
     request_id = ask(studio, run_id, "planner", TEAMS)
     open_run(page, studio, run_id)
     form = page.locator(f'[data-request-id="{request_id}"]')

@@ -111,7 +111,8 @@ def test_spans_sent_to_one_worker_are_stored_on_postgresql_and_shown_by_the_othe
     assert "273 in · 105 out" in page.locator("#trace-stats").inner_text()
 
     # A batch of several INSERT statements, half of it already stored, on PostgreSQL's side.
-    from tests.traces.bodies import capture_spans, fresh_ids, protobuf_body, with_run_id
+    from tests.support.captures import capture_spans
+    from tests.traces.bodies import fresh_ids, protobuf_body, with_run_id
 
     big = [
         span

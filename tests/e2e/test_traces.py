@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from tests.factories import served_run
 from tests.support.agentscope_env import AGENTS, agentscope_python, run_agent
 from tests.support.browser import screenshot
 from tests.support.tcp_proxy import TcpProxy
@@ -136,19 +137,8 @@ def test_a_person_opens_the_trace_view_expands_the_tree_and_reads_an_exception(s
 
 
 def test_spans_appear_live_on_an_open_run_page(studio, page):
-    project, run_id = f"Live traces {uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:16]
-    requests.post(
-        f"{studio.url}/trpc/registerRun",
-        json={
-            "id": run_id,
-            "project": project,
-            "name": "live",
-            "timestamp": "",
-            "pid": 1,
-            "status": "running",
-            "run_dir": "",
-        },
-    )
+    project = f"Live traces {uuid.uuid4().hex[:6]}"
+    run_id = served_run(studio, project, name="live", timestamp="", pid=1)
     page.goto(f"{studio.url}/projects/{project}/runs/{run_id}/")
     page.wait_for_selector("#live-status.on")
     page.wait_for_selector("#trace-empty")
@@ -174,8 +164,8 @@ def otlp_json_span(trace_id, span_id, parent, name, start, attributes):
 
 
 def test_a_nested_agents_reply_opens_the_tree_down_to_its_span(studio, page):
-    project, run_id = f"Nested {uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:16]
-    studio.post("registerRun", {"id": run_id, "project": project, "name": "nested", "pid": 1, "status": "running"})
+    project = f"Nested {uuid.uuid4().hex[:6]}"
+    run_id = served_run(studio, project, name="nested", pid=1)
     studio.post(
         "pushMessage",
         {

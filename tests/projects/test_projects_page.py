@@ -5,16 +5,9 @@ from django.urls import reverse
 
 from projects.models import Project
 from runs.models import Run
+from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db
-
-
-def make_project(name, **statuses):
-    project = Project.objects.create(name=name)
-    for status, count in statuses.items():
-        for i in range(count):
-            Run.objects.create(id=f"{name}-{status}-{i}", project=project, status=status)
-    return project
 
 
 def test_each_project_shows_its_runs_counted_by_status(client):

@@ -4,12 +4,12 @@ server's frame limit lets every answer under it through."""
 
 import base64
 import json
-import uuid
 
 import pytest
 import requests
 from websockets.sync.client import connect
 
+from tests.factories import served_question, served_run
 from tests.support.browser import screenshot
 from tests.support.server import StudioServer
 from tests.support.waiting import query, wait_for
@@ -27,16 +27,8 @@ def server(request, tmp_path_factory):
 
 
 def asking_run(studio, project="SizeProject"):
-    run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
-    assert studio.post("registerRun", {"id": run_id, "project": project, "name": "size", "pid": 1}).status_code == 200
-    assert (
-        studio.post(
-            "requestUserInput",
-            {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice", "structuredInput": None},
-        ).status_code
-        == 200
-    )
-    return run_id, request_id
+    run_id = served_run(studio, project, name="size", pid=1)
+    return run_id, served_question(studio, run_id)
 
 
 def image_answer(request_id, image_bytes):

@@ -7,11 +7,11 @@ from channels.layers import get_channel_layer
 from django.core.management import call_command
 from django.urls import reverse
 
-from projects.models import Project
 from runs import answers, events
 from runs.answers import record_answer, structured_errors
 from runs.models import InputRequest, Run
 from studio.rejected import Rejected
+from tests.factories import make_question, make_run
 from tests.support.waiting import run_async
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +33,10 @@ BOOKING = {
 }
 
 
-def make_request(request_id="q1", run_id="run-1", schema=None, status=Run.Status.WAITING):
-    project, _ = Project.objects.get_or_create(name="P")
-    run, _ = Run.objects.get_or_create(id=run_id, defaults={"project": project, "status": status})
-    return InputRequest.objects.create(request_id=request_id, run=run, agent_name="user", structured_input=schema)
+def make_request(request_id="q1", run_id="run-1", schema=None):
+    """A question of a waiting run (made with the first of its questions)."""
+    run = Run.objects.filter(pk=run_id).first() or make_run(run_id, "P", status=Run.Status.WAITING)
+    return make_question(run, request_id, schema=schema)
 
 
 TEXT = [{"type": "text", "text": "yes"}]

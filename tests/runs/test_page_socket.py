@@ -2,12 +2,12 @@
 
 import json
 import time
-import uuid
 
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from tests.factories import served_question, served_run
 from tests.support.waiting import query
 
 pytestmark = pytest.mark.e2e
@@ -20,16 +20,13 @@ def run_socket(studio, run_id, origin=True):
     )
 
 
+def new_run(studio):
+    return served_run(studio, "SocketProject", name="socket", pid=1)
+
+
 def new_run_asking(studio):
-    run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
-    studio.post(
-        "registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"}
-    )
-    studio.post(
-        "requestUserInput",
-        {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice", "structuredInput": None},
-    )
-    return run_id, request_id
+    run_id = new_run(studio)
+    return run_id, served_question(studio, run_id)
 
 
 def next_reply(socket):
@@ -70,15 +67,9 @@ def test_a_socket_without_the_studios_origin_is_refused(studio):
 
 
 def test_a_structured_answer_may_come_without_blocks(studio):
-    run_id, request_id = uuid.uuid4().hex[:16], uuid.uuid4().hex[:12]
-    studio.post(
-        "registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"}
-    )
+    run_id = new_run(studio)
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
-    studio.post(
-        "requestUserInput",
-        {"requestId": request_id, "runId": run_id, "agentId": "a", "agentName": "alice", "structuredInput": schema},
-    )
+    request_id = served_question(studio, run_id, schema=schema)
     with run_socket(studio, run_id) as socket:
         socket.send(json.dumps({"type": "answer", "requestId": request_id, "structured": {"ok": True}}))
         assert next_reply(socket) == {"type": "answer.accepted", "requestId": request_id}
@@ -100,21 +91,9 @@ def html_frames(socket, seconds):
 def test_a_change_of_its_run_reaches_the_page_once(studio):
     """The page is in its run's group and in its project's (for the run list): a run event comes
     through both, and is rendered once."""
-    run_id = uuid.uuid4().hex[:16]
-    studio.post(
-        "registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"}
-    )
+    run_id = new_run(studio)
     with run_socket(studio, run_id) as socket:
-        studio.post(
-            "requestUserInput",
-            {
-                "requestId": uuid.uuid4().hex[:12],
-                "runId": run_id,
-                "agentId": "a",
-                "agentName": "alice",
-                "structuredInput": None,
-            },
-        )
+        served_question(studio, run_id)
         frames = html_frames(socket, 2.0)  # the details panel follows within its 1 s delay
     headers = [html for html in frames if 'id="run-header"' in html]
     assert len(headers) == 1, frames
@@ -123,10 +102,7 @@ def test_a_change_of_its_run_reaches_the_page_once(studio):
 
 
 def test_a_streamed_message_brings_its_reply_bubble_once_and_every_new_content(studio):
-    run_id = uuid.uuid4().hex[:16]
-    studio.post(
-        "registerRun", {"id": run_id, "project": "SocketProject", "name": "socket", "pid": 1, "status": "running"}
-    )
+    run_id = new_run(studio)
     frames, text = [], ""
     with run_socket(studio, run_id) as socket:
         for word in ("It", "is", "sunny", "in", "Paris"):

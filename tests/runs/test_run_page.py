@@ -2,21 +2,20 @@
 
 import base64
 import gzip
-from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from projects.models import Project
 from runs.models import Message, Reply, Run
+from tests.factories import make_message, make_project, make_question, make_reply, make_run
+from tests.support.html import TagCollector
 
 pytestmark = pytest.mark.django_db
 
 
-def make_run(messages=10, messages_per_reply=5, project="Big", run_id="big-run"):
-    project, _ = Project.objects.get_or_create(name=project)
-    run = Run.objects.create(id=run_id, project=project, name=run_id)
+def run_with_messages(messages=10, messages_per_reply=5, project="Big", run_id="big-run"):
+    run = make_run(run_id, project, name=run_id)
     now = timezone.now()
     replies = Reply.objects.bulk_create(
         Reply(run=run, reply_id=f"r{i}", name="Friday", role="assistant", created_at=now, updated_at=now)
@@ -62,8 +61,8 @@ def count_queries(client, url, django_assert_max_num_queries):
 def test_a_run_with_10000_messages_opens_with_the_same_queries_and_a_bounded_page(
     client, group, django_assert_max_num_queries
 ):
-    small = make_run(messages=10, run_id="small-run", project="Small")
-    big = make_run(messages=10_000, run_id="big-run", project="Big")
+    small = run_with_messages(messages=10, run_id="small-run", project="Small")
+    big = run_with_messages(messages=10_000, run_id="big-run", project="Big")
     small_queries, _ = count_queries(client, page_url(small) + f"?group={group}", django_assert_max_num_queries)
     big_queries, response = count_queries(client, page_url(big) + f"?group={group}", django_assert_max_num_queries)
 
@@ -76,8 +75,8 @@ def test_a_run_with_10000_messages_opens_with_the_same_queries_and_a_bounded_pag
 
 
 def test_the_run_page_takes_the_same_queries_with_one_run_or_forty_beside_it(client, django_assert_max_num_queries):
-    lonely = make_run(messages=3, run_id="lonely", project="Lonely")
-    busy = make_run(messages=3, run_id="busy", project="Busy")
+    lonely = run_with_messages(messages=3, run_id="lonely", project="Lonely")
+    busy = run_with_messages(messages=3, run_id="busy", project="Busy")
     Run.objects.bulk_create(Run(id=f"other-{i}", project=busy.project, name=f"other {i}") for i in range(39))
     lonely_queries, _ = count_queries(client, page_url(lonely), django_assert_max_num_queries)
     busy_queries, response = count_queries(client, page_url(busy), django_assert_max_num_queries)
@@ -88,7 +87,7 @@ def test_the_run_page_takes_the_same_queries_with_one_run_or_forty_beside_it(cli
 def test_the_run_list_pages_on_and_a_run_named_more_still_opens(client):
     from datetime import timedelta
 
-    run = make_run(messages=1, run_id="more", project="Many")
+    run = run_with_messages(messages=1, run_id="more", project="Many")
     start = timezone.now()
     Run.objects.bulk_create(
         Run(id=f"r{i}", project=run.project, name=f"run {i}", started_at=start - timedelta(minutes=i))
@@ -104,7 +103,7 @@ def test_the_run_list_pages_on_and_a_run_named_more_still_opens(client):
 
 
 def test_older_replies_load_before_the_oldest_shown(client):
-    run = make_run(messages=200, messages_per_reply=5)
+    run = run_with_messages(messages=200, messages_per_reply=5)
     first_page = client.get(page_url(run)).content.decode()
     oldest_shown = run.replies.order_by("-pk")[19]
     assert f'id="reply-{oldest_shown.pk}"' in first_page
@@ -114,7 +113,7 @@ def test_older_replies_load_before_the_oldest_shown(client):
 
 
 def test_a_reply_with_thousands_of_messages_shows_its_newest_and_offers_the_rest(client):
-    run = make_run(messages=3000, messages_per_reply=3000)
+    run = run_with_messages(messages=3000, messages_per_reply=3000)
     html = client.get(page_url(run)).content.decode()
     assert "Show 2980 earlier messages of this reply" in html
     assert html.count('class="message role-assistant"') == 20
@@ -122,34 +121,19 @@ def test_a_reply_with_thousands_of_messages_shows_its_newest_and_offers_the_rest
 
 @pytest.mark.parametrize("group", ["reply", "message"])
 def test_a_structured_answer_without_text_shows_its_fields_in_the_chat(client, group):
-    run = make_run(messages=0)
-    reply = Reply.objects.create(run=run, reply_id="answer", name="booker", role="user")
-    Message.objects.create(
-        run=run,
-        reply=reply,
-        msg_id="answer",
-        name="booker",
-        role="user",
-        content=[],
-        metadata={"guest": "Ada Lovelace", "nights": 3},
-    )
+    run = run_with_messages(messages=0)
+    reply = make_reply(run, "answer", name="booker", role="user")
+    make_message(reply, "answer", content=[], metadata={"guest": "Ada Lovelace", "nights": 3})
     html = client.get(page_url(run) + f"?group={group}").content.decode()
     assert '<details class="block structured" open><summary>Structured data</summary>' in html
     assert "&quot;guest&quot;: &quot;Ada Lovelace&quot;" in html
 
 
 def test_a_message_cut_on_the_page_is_whole_in_its_json(client):
-    run = make_run(messages=0)
-    reply = Reply.objects.create(run=run, reply_id="r", name="Friday", role="assistant")
+    run = run_with_messages(messages=0)
+    reply = make_reply(run, "r", name="Friday", role="assistant")
     long_text = "word " * 10_000
-    message = Message.objects.create(
-        run=run,
-        reply=reply,
-        msg_id="long",
-        name="Friday",
-        role="assistant",
-        content=[{"type": "text", "text": long_text + "<script>x</script>"}],
-    )
+    message = make_message(reply, "long", content=[{"type": "text", "text": long_text + "<script>x</script>"}])
     page = client.get(page_url(run)).content.decode()
     assert "more characters (click the message for its full JSON)" in page
     inspector = client.get(reverse("message-inspector", args=[run.pk, message.pk])).content.decode()
@@ -159,15 +143,6 @@ def test_a_message_cut_on_the_page_is_whole_in_its_json(client):
     assert response["Content-Type"] == "application/json" and response["X-Content-Type-Options"] == "nosniff"
     assert response.json()["content"][0]["text"] == long_text + "<script>x</script>"
     assert client.get(reverse("message-json", args=["other-run", message.pk])).status_code == 404
-
-
-class TagCollector(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
 
 
 HOSTILE = [
@@ -201,16 +176,14 @@ HOSTILE = [
 
 
 def hostile_run():
-    project = Project.objects.create(name="<script>alert('project')</script>")
-    run = Run.objects.create(id="hostile", project=project, name="<img src=x onerror=alert('run')>")
-    reply = Reply.objects.create(run=run, reply_id="r", name="<b onclick=alert(1)>Mallory</b>", role="assistant")
-    message = Message.objects.create(
-        run=run,
-        reply=reply,
-        msg_id="m",
+    run = make_run("hostile", "<script>alert('project')</script>", name="<img src=x onerror=alert('run')>")
+    reply = make_reply(run, "r", name="<b onclick=alert(1)>Mallory</b>", role="assistant")
+    message = make_message(
+        reply,
+        "m",
+        content=HOSTILE,
         name="<script>x</script>",
         role="assistant",
-        content=HOSTILE,
         metadata={"<script>": "<img src=x onerror=alert(1)>"},
     )
     return run, message
@@ -250,7 +223,7 @@ def test_base64_media_is_served_only_as_media_and_never_runs_as_a_page(client):
 
 
 def test_a_base64_image_is_served_with_its_type(client):
-    run = make_run(messages=1)
+    run = run_with_messages(messages=1)
     message = run.messages.get()
     message.content = [
         {
@@ -276,15 +249,15 @@ def test_a_base64_image_is_served_with_its_type(client):
 
 
 def test_an_unknown_run_is_a_404_and_a_run_under_another_project_redirects(client):
-    run = make_run(messages=1)
+    run = run_with_messages(messages=1)
     assert client.get(reverse("run", args=[run.project.name, "nope"])).status_code == 404
-    Project.objects.create(name="Elsewhere")
+    make_project("Elsewhere")
     response = client.get(reverse("run", args=["Elsewhere", run.pk]))
     assert response.status_code == 302 and response["Location"] == page_url(run)
 
 
 def test_deleting_a_run_removes_it_with_its_messages(client):
-    run = make_run(messages=30)
+    run = run_with_messages(messages=30)
     response = client.post(reverse("run-delete", args=[run.pk]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert not Run.objects.filter(pk=run.pk).exists()
@@ -292,7 +265,7 @@ def test_deleting_a_run_removes_it_with_its_messages(client):
 
 
 def test_the_details_panel_counts_replies_messages_and_tool_calls(client):
-    run = make_run(messages=12, messages_per_reply=4)
+    run = run_with_messages(messages=12, messages_per_reply=4)
     html = client.get(reverse("run-details", args=[run.pk])).content.decode()
     assert "<dt>Replies</dt><dd>3</dd>" in html
     assert "<dt>Messages</dt><dd>12</dd>" in html
@@ -300,7 +273,7 @@ def test_the_details_panel_counts_replies_messages_and_tool_calls(client):
 
 
 def test_a_run_id_with_slashes_and_odd_characters_has_working_pages(client):
-    run = make_run(messages=3, run_id="team/a b?c#d%", project="Odd / name")
+    run = run_with_messages(messages=3, run_id="team/a b?c#d%", project="Odd / name")
     html = client.get(reverse("projects")).content.decode()
     assert client.get(reverse("project", args=[run.project.name])).status_code == 200
     page = client.get(page_url(run))
@@ -310,7 +283,7 @@ def test_a_run_id_with_slashes_and_odd_characters_has_working_pages(client):
 
 
 def test_a_browser_gets_the_big_run_page_compressed(client):
-    big = make_run(messages=2_000, run_id="big-gzip", project="Big")
+    big = run_with_messages(messages=2_000, run_id="big-gzip", project="Big")
     plain = client.get(page_url(big))
     compressed = client.get(page_url(big), headers={"Accept-Encoding": "gzip"})
     assert compressed["Content-Encoding"] == "gzip"
@@ -321,32 +294,23 @@ def test_a_browser_gets_the_big_run_page_compressed(client):
 def test_a_projects_own_page_offers_its_latest_run(client):
     from datetime import timedelta
 
-    old = make_run(messages=1, run_id="old-run", project="Offers")
+    old = run_with_messages(messages=1, run_id="old-run", project="Offers")
     Run.objects.filter(pk=old.pk).update(started_at=timezone.now() - timedelta(hours=1))
-    make_run(messages=1, run_id="new-run", project="Offers")
+    run_with_messages(messages=1, run_id="new-run", project="Offers")
     html = client.get(reverse("project", args=["Offers"])).content.decode()
     assert f'href="{reverse("run", args=["Offers", "new-run"])}" title="new-run">Open the latest run</a>' in html
 
 
 def test_an_empty_run_whose_agents_wait_says_they_wait_for_an_answer(client):
-    from runs.models import InputRequest
-
-    run = make_run(messages=0)
+    run = run_with_messages(messages=0)
     for name in ("alice", "bob"):
-        InputRequest.objects.create(request_id=f"q-{name}", run=run, agent_name=name)
+        make_question(run, f"q-{name}", agent_name=name)
     html = client.get(page_url(run)).content.decode()
     assert "No messages yet: 2 agents are waiting for your answer below." in html
 
 
 def test_a_new_line_in_a_message_is_a_new_line_on_the_page(client):
-    run = make_run(messages=0)
-    reply = Reply.objects.create(run=run, reply_id="u", name="alice", role="user")
-    Message.objects.create(
-        run=run,
-        reply=reply,
-        msg_id="u",
-        name="alice",
-        role="user",
-        content=[{"type": "text", "text": "first line\nsecond line"}],
-    )
+    run = run_with_messages(messages=0)
+    reply = make_reply(run, "u", name="alice", role="user")
+    make_message(reply, "u", content=[{"type": "text", "text": "first line\nsecond line"}])
     assert "first line<br>\nsecond line" in client.get(page_url(run)).content.decode()

@@ -1,37 +1,14 @@
 """OTLP request bodies for tests, built with opentelemetry-proto's own classes (never with the
-decoder under test): from the spans of a capture file, or from plain span dicts."""
+decoder under test), from capture-style span dicts (tests/support/captures.py)."""
 
 import base64
 import hashlib
 import json
-from pathlib import Path
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-
-FIXTURES = Path(__file__).parents[1] / "captures"
-
-
-def capture_spans(name):
-    """The spans a capture file recorded, in order (see ../shared/reference/captures)."""
-    spans = []
-    for line in (FIXTURES / name).read_text().splitlines():
-        record = json.loads(line)
-        if record["kind"] == "otlp":
-            spans.extend(record["spans"])
-    return spans
-
-
-def capture_http(name):
-    """The tRPC calls a capture file recorded, in order: (path, JSON body)."""
-    calls = []
-    for line in (FIXTURES / name).read_text().splitlines():
-        record = json.loads(line)
-        if record["kind"] == "http" and "/trpc/" in record["path"]:
-            calls.append((record["path"], record.get("body")))
-    return calls
 
 
 def any_value(value):

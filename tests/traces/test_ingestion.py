@@ -8,9 +8,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from projects.models import Project
 from runs.models import Run
+from tests.factories import register, replay_trpc
+from tests.support.captures import CAPTURES, capture_spans
 from traces.models import Span, Trace
 
-from .bodies import FIXTURES, capture_http, capture_spans, fresh_ids, json_body, protobuf_body, with_run_id
+from .bodies import fresh_ids, json_body, protobuf_body, with_run_id
 
 pytestmark = pytest.mark.django_db
 PROTOBUF = "application/x-protobuf"
@@ -18,24 +20,6 @@ PROTOBUF = "application/x-protobuf"
 
 def post(client, body, content_type=PROTOBUF, **headers):
     return client.post("/v1/traces", data=body, content_type=content_type, headers=headers)
-
-
-def register(client, run_id, project="Traced"):
-    response = client.post(
-        "/trpc/registerRun",
-        data={
-            "id": run_id,
-            "project": project,
-            "name": run_id,
-            "timestamp": "2026-11-24 10:00:00.000",
-            "pid": 1,
-            "status": "running",
-            "run_dir": "",
-        },
-        content_type="application/json",
-    )
-    assert response.status_code == 200
-    return Run.objects.get(pk=run_id)
 
 
 def agentscope_spans(run_id, salt=None, capture="agentscope-1.0.21.jsonl", attribute="gen_ai.conversation.id"):
@@ -221,9 +205,8 @@ def test_a_span_with_an_unknown_kind_or_status_is_rejected_alone(client, field, 
 
 
 def test_the_captured_flow_replayed_links_its_spans_to_its_run(client):
-    for path, body in capture_http("agentscope-1.0.21.jsonl"):
-        client.post(path, data=body, content_type="application/json")
-    post(client, (FIXTURES / "otlp-agentscope-1.0.21-10spans.bin").read_bytes())
+    replay_trpc(client, "agentscope-1.0.21.jsonl")
+    post(client, (CAPTURES / "otlp-agentscope-1.0.21-10spans.bin").read_bytes())
     post(client, protobuf_body(capture_spans("agentscope-1.0.21.jsonl")))
     run = Run.objects.get(pk="QCTgBrrn8hdahBwPGcXB8k")
     assert Span.objects.filter(run=run).count() == 8

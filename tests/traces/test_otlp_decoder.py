@@ -10,9 +10,10 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from studio.rejected import Rejected
+from tests.support.captures import CAPTURES, capture_spans
 from traces import otlp
 
-from .bodies import FIXTURES, capture_spans, json_body, protobuf_body
+from .bodies import json_body, protobuf_body
 
 LIMIT = 1_000_000
 PROTOBUF = "application/x-protobuf"
@@ -27,7 +28,7 @@ def by_id(spans):
 
 
 def test_the_captured_protobuf_body_of_agentscope_1_0_21_decodes_to_its_six_spans():
-    decoded = decode((FIXTURES / "otlp-agentscope-1.0.21-10spans.bin").read_bytes())
+    decoded = decode((CAPTURES / "otlp-agentscope-1.0.21-10spans.bin").read_bytes())
     assert decoded.format == otlp.PROTOBUF and decoded.rejected == []
     names = [span["name"] for span in decoded.spans]
     assert names == [

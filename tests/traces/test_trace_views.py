@@ -10,26 +10,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from projects.models import Project
-from runs.models import Run
-from tests.runs.test_run_page import TagCollector
+from tests.factories import make_run, register, replay_capture
+from tests.support.captures import capture_spans
+from tests.support.html import TagCollector
 from traces import ingest
 from traces.models import ModelPrice, Span, Trace
 
-from .bodies import capture_http, capture_spans, fresh_ids, protobuf_body, with_run_id
+from .bodies import fresh_ids, protobuf_body, with_run_id
 
 pytestmark = pytest.mark.django_db
-
-
-def replay_capture(client):
-    """The real 1.0.21 flow: its tRPC calls, then its spans."""
-    for path, body in capture_http("agentscope-1.0.21.jsonl"):
-        client.post(path, data=body, content_type="application/json")
-    client.post(
-        "/v1/traces",
-        data=protobuf_body(capture_spans("agentscope-1.0.21.jsonl")),
-        content_type="application/x-protobuf",
-    )
-    return Run.objects.get(pk="QCTgBrrn8hdahBwPGcXB8k")
 
 
 def plain_span(n, trace_id, run=None, project=None, parent="", **fields):
@@ -101,8 +90,7 @@ def test_a_reply_leads_to_the_agent_span_that_produced_it(client):
 
 
 def test_a_run_with_10000_spans_opens_its_trace_panel_in_bounded_queries_and_size(client):
-    project = Project.objects.create(name="Huge")
-    run = Run.objects.create(id="huge", project=project)
+    run = make_run("huge", "Huge")
     spans = []
     for root in range(1000):
         trace_id = f"{root:032x}"
@@ -133,8 +121,7 @@ def test_a_run_with_10000_spans_opens_its_trace_panel_in_bounded_queries_and_siz
 
 
 def test_earlier_roots_page_back_in_time(client):
-    project = Project.objects.create(name="Paged")
-    run = Run.objects.create(id="paged", project=project)
+    run = make_run("paged", "Paged")
     Span.objects.bulk_create(plain_span(n, f"{n:032x}", run) for n in range(120))
     first = client.get(reverse("run-trace", args=[run.pk])).content.decode()
     assert "span 119" in first and "span 70" in first and "span 69<" not in first
@@ -147,8 +134,7 @@ def test_earlier_roots_page_back_in_time(client):
 
 
 def test_hostile_span_content_is_inert(client):
-    project = Project.objects.create(name="Hostile")
-    run = Run.objects.create(id="hostile", project=project)
+    run = make_run("hostile", "Hostile")
     evil_messages = json.dumps(
         [
             {
@@ -227,19 +213,7 @@ def test_linked_spans_are_deleted_with_their_run(client):
 
 def test_spans_sent_for_two_runs_in_one_batch_go_to_each(client):
     for run_id in ("run-a", "run-b"):
-        client.post(
-            "/trpc/registerRun",
-            data={
-                "id": run_id,
-                "project": "Two",
-                "name": run_id,
-                "timestamp": "",
-                "pid": 1,
-                "status": "running",
-                "run_dir": "",
-            },
-            content_type="application/json",
-        )
+        register(client, run_id, "Two", name=run_id, timestamp="", pid=1)
     spans = with_run_id(fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), "a"), "run-a") + with_run_id(
         fresh_ids(capture_spans("agentscope-1.0.21.jsonl"), "b"), "run-b"
     )
@@ -249,8 +223,7 @@ def test_spans_sent_for_two_runs_in_one_batch_go_to_each(client):
 
 
 def test_costs_in_different_currencies_are_totalled_apart():
-    project = Project.objects.create(name="Priced")
-    run = Run.objects.create(id="priced", project=project)
+    run = make_run("priced", "Priced")
     ModelPrice.objects.create(
         model="gpt", input_per_million=Decimal("1"), output_per_million=Decimal("2"), currency="USD"
     )
@@ -278,7 +251,7 @@ def test_costs_in_different_currencies_are_totalled_apart():
 def new_live_run():
     from traces.live_render import last_span_pk
 
-    run = Run.objects.create(id="live", project=Project.objects.create(name="Live"))
+    run = make_run("live", "Live")
     return run, last_span_pk(run.pk)
 
 
