@@ -1,7 +1,8 @@
 """Content blocks of a Msg: their JSON Schemas, and validation that names the bad field.
 
-Known block types must carry their fields; extra keys (e.g. `raw_input`) are kept, and block
-types this server does not know yet are stored and shown as JSON rather than refused.
+Known block types must carry their fields; extra keys (e.g. `raw_input`, or the `metadata` and
+`state` of agentscope-java's blocks) are kept, and block types this server does not know yet
+are stored and shown as JSON rather than refused.
 """
 
 from jsonschema import Draft202012Validator
@@ -28,6 +29,10 @@ _MEDIA_SOURCE = {
 }
 
 
+# agentscope-java writes the fields it has no value for as null (Jackson's default).
+_OPTIONAL_TEXT = {"type": ["string", "null"]}
+
+
 def _block(required, properties):
     return {"type": "object", "required": ["type", *required], "properties": properties}
 
@@ -51,7 +56,21 @@ BLOCK_SCHEMAS = {
             "output": {"type": ["string", "array"]},
         },
     ),
+    # agentscope 2.x: text a middleware or retrieval gave the model, and who gave it.
+    "hint": _block(
+        ["hint"],
+        {
+            # A string, or (Python 2.x) a list of text/data blocks checked one by one below.
+            "hint": {"type": ["string", "array"]},
+            "source": _OPTIONAL_TEXT,
+            "id": _OPTIONAL_TEXT,
+        },
+    ),
+    # agentscope 2.x: the one media block, whatever the media (image, audio, video, a file).
+    "data": _block(["source"], {"source": _MEDIA_SOURCE, "name": _OPTIONAL_TEXT, "id": _OPTIONAL_TEXT}),
 }
+# Blocks that may hold blocks, and the key that holds them (a string there is plain text).
+INNER_BLOCKS = {"tool_result": "output", "hint": "hint"}
 _VALIDATORS = {name: Draft202012Validator(schema) for name, schema in BLOCK_SCHEMAS.items()}
 
 
@@ -85,6 +104,7 @@ def validate_block(block, field):
         if error.validator == "oneOf" and "source" in error.absolute_path:
             message = "source must be {type: 'base64', media_type, data} or {type: 'url', url}"
         raise invalid(f"{field}{path}", message)
-    if block_type == "tool_result" and isinstance(block["output"], list):
-        for index, inner in enumerate(block["output"]):
-            validate_block(inner, f"{field}.output[{index}]")
+    inner_key = INNER_BLOCKS.get(block_type)
+    if inner_key is not None and isinstance(block[inner_key], list):
+        for index, inner in enumerate(block[inner_key]):
+            validate_block(inner, f"{field}.{inner_key}[{index}]")

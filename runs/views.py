@@ -18,7 +18,7 @@ from studio.db import writing
 from studio.htmx import render_page
 from studio.rejected import Rejected
 
-from . import answers, chat, events, recording
+from . import answers, chat, content, events, recording
 from .models import Message, Reply, Run
 
 RUNS_PER_PAGE = 50
@@ -196,12 +196,12 @@ def message_media(request, run_id, message_pk, path):
 
 
 def _block_at(blocks, path):
-    """Block "3" or, inside a tool result, "3.1"."""
+    """Block "3" or, inside a tool result or a hint, "3.1"."""
     try:
         indexes = [int(part) for part in path.split(".")]
         block = blocks[indexes[0]]
         for index in indexes[1:]:
-            block = block["output"][index]
+            block = block[content.INNER_BLOCKS[block["type"]]][index]
         return block
     except (ValueError, IndexError, KeyError, TypeError):
         raise Http404("No block at that place") from None

@@ -162,6 +162,52 @@ def media_kind(block):
     return source.get("type", "") if isinstance(source, dict) else ""
 
 
+# A data block's media shown on the page: kinds a browser displays without running anything
+# (no SVG, no HTML); everything else is offered as a download.
+_INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_EXTENSION_KINDS = {
+    **dict.fromkeys(["png", "jpg", "jpeg", "gif", "webp"], "image"),
+    **dict.fromkeys(["mp3", "wav", "ogg", "oga", "opus", "m4a", "aac", "flac", "weba"], "audio"),
+    **dict.fromkeys(["mp4", "webm", "ogv", "mov", "m4v"], "video"),
+}
+
+
+def _kind_of_media_type(media_type):
+    media_type = media_type.split(";")[0].strip().lower()
+    if media_type in _INLINE_IMAGE_TYPES:
+        return "image"
+    if media_type.startswith(("audio/", "video/")):
+        return media_type.split("/")[0]
+    return "file"
+
+
+def _kind_of_name(name):
+    if not isinstance(name, str) or "." not in name:
+        return None
+    return _EXTENSION_KINDS.get(name.rsplit(".", 1)[1].lower())
+
+
+@register.filter
+def data_kind(block):
+    """'image', 'audio', 'video' or 'file' for a data block: by its base64 media type, else by
+    the type a URL source declares (Java `mime_type`, Python `media_type`), else by the
+    extension of the URL's path or of the block's name."""
+    source = block.get("source") if isinstance(block, dict) else None
+    if not isinstance(source, dict):
+        return "file"
+    declared = source.get("media_type") or source.get("mime_type")
+    if isinstance(declared, str) and declared.strip():
+        return _kind_of_media_type(declared)
+    if source.get("type") != "url":
+        return "file"
+    url = source.get("url")
+    try:
+        path = urlsplit(url).path if isinstance(url, str) else ""
+    except ValueError:
+        path = ""
+    return _kind_of_name(path) or _kind_of_name(block.get("name")) or "file"
+
+
 @register.filter
 def is_text(value):
     return isinstance(value, str)
