@@ -230,7 +230,7 @@ def count_tool_calls(content):
 
 
 class MessageManager(models.Manager):
-    def upsert(self, *, run_id, reply_pk, msg_id, name, role, content, metadata, client_timestamp, now):
+    def upsert(self, *, run_id, reply_pk, msg_id, name, role, content, metadata, usage, client_timestamp, now):
         """Insert a message, or replace the one with the same (run, msg id); return its pk.
 
         One statement, the same on SQLite and PostgreSQL. It runs for every streaming chunk an
@@ -241,12 +241,13 @@ class MessageManager(models.Manager):
         """
         table = self.model._meta.db_table
         sql = (
-            f"INSERT INTO {table} (run_id, reply_id, msg_id, name, role, content, tool_calls, metadata,"
+            f"INSERT INTO {table} (run_id, reply_id, msg_id, name, role, content, tool_calls, metadata, usage,"
             " client_timestamp, created_at, updated_at) VALUES (%(run_id)s, %(reply_id)s, %(msg_id)s, %(name)s,"
-            " %(role)s, %(content)s, %(tool_calls)s, %(metadata)s, %(client_timestamp)s, %(now)s, %(now)s)"
+            " %(role)s, %(content)s, %(tool_calls)s, %(metadata)s, %(usage)s, %(client_timestamp)s, %(now)s,"
+            " %(now)s)"
             " ON CONFLICT (run_id, msg_id) DO UPDATE SET reply_id = excluded.reply_id, name = excluded.name,"
             " role = excluded.role, content = excluded.content, tool_calls = excluded.tool_calls,"
-            " metadata = excluded.metadata, client_timestamp = excluded.client_timestamp,"
+            " metadata = excluded.metadata, usage = excluded.usage, client_timestamp = excluded.client_timestamp,"
             " updated_at = excluded.updated_at RETURNING id"
         )
         params = {
@@ -258,6 +259,7 @@ class MessageManager(models.Manager):
             "content": connection.ops.adapt_json_value(content, None),
             "tool_calls": count_tool_calls(content),
             "metadata": None if metadata is None else connection.ops.adapt_json_value(metadata, None),
+            "usage": None if usage is None else connection.ops.adapt_json_value(usage, None),
             "client_timestamp": client_timestamp,
             "now": connection.ops.adapt_datetimefield_value(now),
         }
@@ -284,6 +286,9 @@ class Message(models.Model):
     # reading the JSON of every message of the run about once a second while a run streams.
     tool_calls = models.PositiveIntegerField(default=0, editable=False)
     metadata = WrittenJSONField(null=True, blank=True)
+    # The model's token counts and time for this message, as the client reports them
+    # (agentscope-java's ChatUsage: inputTokens, outputTokens, ..., time); shown in its details.
+    usage = WrittenJSONField(null=True, blank=True)
     client_timestamp = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Later than created_at when the agent re-sent the message (streaming).

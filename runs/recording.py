@@ -125,6 +125,7 @@ def _push_message(data, trust_recent):
             role=msg.get("role") or "",
             content=msg.get("content") if msg.get("content") is not None else [],
             metadata=msg.get("metadata"),
+            usage=msg.get("usage"),
             client_timestamp=msg.get("timestamp") or "",
             now=now,
         )

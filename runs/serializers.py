@@ -54,6 +54,8 @@ class MsgSerializer(serializers.Serializer):
     content = serializers.JSONField(required=False, allow_null=True)
     metadata = serializers.JSONField(required=False, allow_null=True)
     timestamp = Text(max_length=64, allow_blank=True, allow_null=True, required=False)
+    # agentscope-java's token counts and time of the model call that made the message.
+    usage = serializers.JSONField(required=False, allow_null=True)
 
     def validate_content(self, value):
         try:
@@ -67,6 +69,10 @@ class MsgSerializer(serializers.Serializer):
         if value is not None and not isinstance(value, dict):
             raise serializers.ValidationError("must be an object or null")
         return value
+
+    def validate_usage(self, value):
+        # Only shown, never acted on: a shape this server does not know is dropped, not refused.
+        return value if isinstance(value, dict) else None
 
 
 class PushMessageSerializer(serializers.Serializer):

@@ -158,6 +158,7 @@ def message_json(request, run_id, message_pk):
         "role": message.role,
         "content": message.content,
         "metadata": message.metadata,
+        "usage": message.usage,
         "timestamp": message.client_timestamp,
         "replyId": message.reply.reply_id,
         "runId": message.run_id,

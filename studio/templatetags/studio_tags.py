@@ -208,6 +208,54 @@ def data_kind(block):
     return _kind_of_name(path) or _kind_of_name(block.get("name")) or "file"
 
 
+# A message's usage under the names clients give it: agentscope-java's ChatUsage is camelCase,
+# Python's snake_case; compared without case or underscores.
+_USAGE_LABELS = {
+    "inputtokens": "Input tokens",
+    "outputtokens": "Output tokens",
+    "cachedtokens": "Cached tokens",
+    "totaltokens": "Total tokens",
+    "time": "Time",
+}
+
+
+def _usage_value(key, value):
+    if key == "time" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.2f} s"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@register.filter
+def usage_facts(usage):
+    """A message's usage as (label, value) rows, the known counts first, then the rest as sent."""
+    if not isinstance(usage, dict):
+        return []
+    known, other = {}, []
+    for key, value in usage.items():
+        plain = str(key).replace("_", "").lower()
+        if plain in _USAGE_LABELS:
+            known[plain] = (_USAGE_LABELS[plain], _usage_value(plain, value))
+        else:
+            other.append((str(key), _usage_value(key, value)))
+    return [known[key] for key in _USAGE_LABELS if key in known] + other
+
+
+@register.filter
+def usage_summary(usage):
+    """One line for the chat: tokens in and out, and time, when the usage has them."""
+    facts = dict(usage_facts(usage))
+    parts = [
+        f"{facts[label]} {word}"
+        for label, word in (("Input tokens", "tokens in"), ("Output tokens", "out"))
+        if label in facts
+    ]
+    if "Time" in facts:
+        parts.append(facts["Time"])
+    return " · ".join(parts)
+
+
 @register.filter
 def is_text(value):
     return isinstance(value, str)

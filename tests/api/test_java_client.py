@@ -142,3 +142,33 @@ def test_malformed_hint_and_data_blocks_are_refused_naming_the_field(client, blo
     response = push_blocks(client, blocks)
     assert_error(response, 400, "pushMessage", field=field, says=says)
     assert not Message.objects.exists()
+
+
+def test_a_messages_usage_is_stored_as_sent_and_in_its_full_json(client):
+    calls = replay(client)
+    [with_usage, *_] = [b["msg"] for b in pushed(calls) if b["msg"]["usage"]]
+    stored = Message.objects.get(msg_id=with_usage["id"])
+    assert (
+        stored.usage
+        == with_usage["usage"]
+        == {
+            "inputTokens": 1234,
+            "outputTokens": 56,
+            "cachedTokens": 1000,
+            "totalTokens": 1290,
+            "time": 1.734,
+        }
+    )
+    assert Message.objects.get(msg_id=pushed(calls)[0]["msg"]["id"]).usage is None
+    body = client.get(f"/runs/{stored.run_id}/messages/{stored.pk}/json").json()
+    assert body["usage"] == with_usage["usage"]
+
+
+def test_a_streaming_resend_replaces_the_usage_and_an_odd_usage_is_dropped_not_refused(client):
+    register(client, "run-1")
+    call(client, "pushMessage", push_body(msg("m1", "Hel", usage={"inputTokens": 1, "outputTokens": 1})))
+    call(client, "pushMessage", push_body(msg("m1", "Hello", usage={"inputTokens": 1, "outputTokens": 2})))
+    assert Message.objects.get(msg_id="m1").usage == {"inputTokens": 1, "outputTokens": 2}
+    response = call(client, "pushMessage", push_body(msg("m2", "x", usage=[1, 2])))
+    assert response.status_code == 200
+    assert Message.objects.get(msg_id="m2").usage is None

@@ -244,3 +244,35 @@ def test_an_upper_case_user_reply_shows_like_a_lower_case_one(client):
     assert reply_tag(lower) == reply_tag(upper)
     # A person's message has no "Spans" button, whatever the case of its role.
     assert html.count("reply-spans") == 0
+
+
+def test_a_messages_usage_is_in_its_bubble_and_in_its_details(client):
+    run = replay_java_session(client)
+    message = Message.objects.get(run=run, msg_id="c0ffee0000000000000000000000a001")
+    assert "1,234 tokens in · 56 out · 1.73 s</div>" in page(client, run)
+    inspector = client.get(reverse("message-inspector", args=[run.pk, message.pk])).content.decode()
+    for label, value in [
+        ("Input tokens", "1,234"),
+        ("Output tokens", "56"),
+        ("Cached tokens", "1,000"),
+        ("Total tokens", "1,290"),
+        ("Time", "1.73 s"),
+    ]:
+        assert f"<dt>{label}</dt><dd>{value}</dd>" in inspector
+    # A message without usage shows none.
+    user = Message.objects.get(run=run, role="USER")
+    assert "<h3>Usage</h3>" not in client.get(reverse("message-inspector", args=[run.pk, user.pk])).content.decode()
+
+
+def test_a_usage_with_other_names_and_hostile_values_is_shown_as_text(client):
+    register = {"id": "u-run", "project": "Java", "name": "r", "timestamp": "", "pid": 1}
+    post(client, "registerRun", register)
+    usage = {"input_tokens": 7, "output_tokens": 3, "<b>cost</b>": "<script>alert(1)</script>", "nested": {"a": 1}}
+    msg = {"id": "m", "name": "n", "role": "assistant", "content": "hi", "metadata": {}, "usage": usage}
+    post(client, "pushMessage", {"runId": "u-run", "replyId": "r", "name": "n", "role": "assistant", "msg": msg})
+    message = Message.objects.get(msg_id="m")
+    assert "7 tokens in · 3 out</div>" in page(client, message.run)
+    inspector = client.get(reverse("message-inspector", args=["u-run", message.pk])).content.decode()
+    assert "<dt>Input tokens</dt><dd>7</dd>" in inspector
+    assert "<dt>&lt;b&gt;cost&lt;/b&gt;</dt><dd>&lt;script&gt;alert(1)&lt;/script&gt;</dd>" in inspector
+    assert "<dt>nested</dt><dd>{&quot;a&quot;: 1}</dd>" in inspector
