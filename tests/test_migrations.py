@@ -12,12 +12,15 @@ from django.db.migrations.executor import MigrationExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = [("runs", "0002_message_tool_calls"), ("traces", "0003_drop_duplicate_indexes")]
-AFTER = [("runs", "0003_lighter_message_writes"), ("traces", "0004_lighter_span_writes")]
+# Upgrading means migrating to the newest migrations, where the models of the code are.
+AFTER = "latest"
 
 
 def migrate(targets):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
+    if targets == AFTER:
+        targets = [node for node in executor.loader.graph.leaf_nodes() if node[0] in ("runs", "traces")]
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
 

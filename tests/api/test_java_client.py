@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from runs.models import Message, Reply, Run
-
-from .factories import assert_error, call, msg, push_body, register
+from tests.factories import assert_error, call, msg, push_body, register
 
 pytestmark = pytest.mark.django_db
 
