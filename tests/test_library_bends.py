@@ -1,0 +1,64 @@
+"""Where Studio bends a library (studio/drf_bends.py), the library still fits: the version it
+was written for, and the internals it leans on as they were.
+
+A failure here after an upgrade names the bend and what changed: read the library code it
+names, carry the change over to the bend (or drop the bend), then update this test.
+"""
+
+import pytest
+import rest_framework
+from rest_framework import serializers
+
+from runs.serializers import PushMessageSerializer
+from studio import drf_bends
+
+
+def version(module):
+    return tuple(int(part) for part in module.__version__.split(".")[:2])
+
+
+# ---- Django REST framework (studio/drf_bends.py)
+
+
+def test_drf_is_the_version_the_drf_bend_was_written_for():
+    assert version(rest_framework) == drf_bends.WRITTEN_FOR, (
+        f"studio/drf_bends.py was written for DRF {drf_bends.WRITTEN_FOR}, and DRF "
+        f"{rest_framework.__version__} is installed: check what it relies on against this DRF, "
+        f"then update WRITTEN_FOR"
+    )
+
+
+# Built on first use from the class alone, whatever the data: kept from one call to the next.
+DATA_FREE_CACHES = {"fields", "_validators"}
+
+
+def push(msg_id, content):
+    return {"runId": "run-1", "msg": {"id": msg_id, "name": "bot", "role": "assistant", "content": content}}
+
+
+def test_a_validation_leaves_on_the_serializer_nothing_but_the_caches_the_drf_bend_empties():
+    bend = "validated() (studio/drf_bends.py, DRF 3.18)"
+    for data in (push("m1", "hello"), push("", None), {"msg": 3}):
+        serializer = PushMessageSerializer(data=data)
+        nested = serializer.fields["msg"]
+        before, nested_before = set(vars(serializer)), set(vars(nested))
+        serializer.is_valid()
+        serializer.errors, serializer.validated_data  # noqa: B018  (what a call may read)
+        left = set(vars(serializer)) - before - set(drf_bends.VALIDATION_CACHES) - DATA_FREE_CACHES
+        assert not left, f"{bend}: is_valid now also keeps {left} on the serializer"
+        left = set(vars(nested)) - nested_before - DATA_FREE_CACHES
+        assert not left, f"{bend}: a nested serializer now keeps {left} of a call"
+
+
+def test_the_serializer_of_a_thread_validates_each_call_as_a_new_one_would():
+    calls = [push("m1", "hello"), push("", None), push("m2", [{"type": "text", "text": "again"}]), {"msg": 3}]
+    for data in calls:
+        fresh = PushMessageSerializer(data=data)
+        if fresh.is_valid():
+            assert drf_bends.validated(PushMessageSerializer, data) == fresh.validated_data
+        else:
+            with pytest.raises(serializers.ValidationError) as raised:
+                drf_bends.validated(PushMessageSerializer, data)
+            assert raised.value.detail == fresh.errors
+    reused = drf_bends._per_thread.__dict__[PushMessageSerializer]
+    assert "fields" in vars(reused), "validated() (studio/drf_bends.py): DRF no longer caches `fields`"
