@@ -1,20 +1,41 @@
-"""Where Studio bends a library (studio/drf_bends.py), the library still fits: the version it
-was written for, and the internals it leans on as they were.
+"""Where Studio bends a library (studio/drf_bends.py, channels_bends.py), the library still
+fits: the version it was written for, and the internals it leans on as they were.
 
 A failure here after an upgrade names the bend and what changed: read the library code it
 names, carry the change over to the bend (or drop the bend), then update this test.
 """
 
+import hashlib
+import inspect
+
+import channels
 import pytest
 import rest_framework
+from channels.consumer import AsyncConsumer
+from channels.db import DatabaseSyncToAsync
 from rest_framework import serializers
 
 from runs.serializers import PushMessageSerializer
-from studio import drf_bends
+from studio import channels_bends, drf_bends
+from studio.consumers import LivePageConsumer
 
 
 def version(module):
     return tuple(int(part) for part in module.__version__.split(".")[:2])
+
+
+def fingerprint(function):
+    """A short hash of a library function's source: it changes whenever the function does."""
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def assert_unchanged(function, expected, bend):
+    found = fingerprint(function)
+    assert found == expected, (
+        f"{bend} was written against {function.__module__}.{function.__qualname__} as it is in "
+        f"the version named there; that function has changed (fingerprint {found}, was {expected}): "
+        f"compare it with the bend, carry the change over, then update the fingerprint"
+    )
 
 
 # ---- Django REST framework (studio/drf_bends.py)
@@ -62,3 +83,25 @@ def test_the_serializer_of_a_thread_validates_each_call_as_a_new_one_would():
             assert raised.value.detail == fresh.errors
     reused = drf_bends._per_thread.__dict__[PushMessageSerializer]
     assert "fields" in vars(reused), "validated() (studio/drf_bends.py): DRF no longer caches `fields`"
+
+
+# ---- Channels (studio/channels_bends.py)
+
+
+def test_channels_is_the_version_the_channels_bend_was_written_for():
+    assert version(channels) == channels_bends.WRITTEN_FOR, (
+        f"studio/channels_bends.py was written for Channels {channels_bends.WRITTEN_FOR}, and "
+        f"Channels {channels.__version__} is installed: check what it relies on against this "
+        f"Channels, then update WRITTEN_FOR"
+    )
+
+
+def test_the_live_pages_dispatch_still_matches_the_channels_dispatch_it_replaces():
+    bend = "DispatchWithoutClosingConnections (studio/channels_bends.py, Channels 4.3)"
+    assert_unchanged(AsyncConsumer.dispatch, "39f34e7d4fb0f655", bend)
+    # It leaves the connection cleanup to database_sync_to_async, which must still do it.
+    assert_unchanged(DatabaseSyncToAsync.thread_handler, "00f86b58c522f98e", bend)
+    overriding = [cls for cls in LivePageConsumer.__mro__ if "dispatch" in vars(cls)]
+    assert overriding == [channels_bends.DispatchWithoutClosingConnections, AsyncConsumer], (
+        f"{bend}: the classes defining dispatch for the live pages are now {overriding}"
+    )
