@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from projects.models import Project
 from studio import live, storable
 
-from . import answers, chat, recording
+from . import answers, chat
 from .models import Message, Reply, Run
 
 RUNS_PER_PAGE = 50
@@ -213,7 +213,6 @@ def delete_run(request, run_id):
     project = run.project
     with transaction.atomic():
         run.delete()
-        recording.recent.forget_run(run_id)
         live.publish_on_commit(live.run_deleted(run_id, project.pk))
     if request.htmx:
         response = HttpResponse("")
