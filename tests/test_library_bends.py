@@ -1,5 +1,5 @@
-"""Where Studio bends a library (studio/drf_bends.py, channels_bends.py), the library still
-fits: the version it was written for, and the internals it leans on as they were.
+"""Where Studio bends a library (studio/django_bends.py, drf_bends.py, channels_bends.py), the
+library still fits: the version it was written for, and the internals it leans on as they were.
 
 A failure here after an upgrade names the bend and what changed: read the library code it
 names, carry the change over to the bend (or drop the bend), then update this test.
@@ -9,14 +9,18 @@ import hashlib
 import inspect
 
 import channels
+import django
 import pytest
 import rest_framework
 from channels.consumer import AsyncConsumer
 from channels.db import DatabaseSyncToAsync
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
+from django.db.backends.sqlite3.schema import DatabaseSchemaEditor
 from rest_framework import serializers
 
 from runs.serializers import PushMessageSerializer
-from studio import channels_bends, drf_bends
+from studio import channels_bends, django_bends, drf_bends
 from studio.consumers import LivePageConsumer
 
 
@@ -35,6 +39,46 @@ def assert_unchanged(function, expected, bend):
         f"{bend} was written against {function.__module__}.{function.__qualname__} as it is in "
         f"the version named there; that function has changed (fingerprint {found}, was {expected}): "
         f"compare it with the bend, carry the change over, then update the fingerprint"
+    )
+
+
+def parameters(function):
+    return list(inspect.signature(function).parameters)
+
+
+# ---- Django (studio/django_bends.py)
+
+
+def test_django_is_the_version_the_django_bends_were_written_for():
+    assert version(django) == django_bends.WRITTEN_FOR, (
+        f"studio/django_bends.py was written for Django {django_bends.WRITTEN_FOR}, and Django "
+        f"{django.__version__} is installed: check each departure it lists against this Django, "
+        f"then update WRITTEN_FOR and tests/test_library_bends.py"
+    )
+
+
+def test_the_agent_endpoints_handler_still_matches_the_django_handler_it_reimplements():
+    bend = "AgentEndpointsHandler (studio/django_bends.py, Django 5.2)"
+    assert_unchanged(ASGIHandler.handle, "98faeb5bef800331", bend)
+    assert_unchanged(BaseHandler.load_middleware, "a1fb7ee5f8586195", bend)
+    assert parameters(ASGIHandler.read_body) == ["self", "receive"], bend
+    assert parameters(ASGIHandler.create_request) == ["self", "scope", "body_file"], bend
+    assert parameters(ASGIHandler.send_response) == ["self", "response", "send"], bend
+    assert parameters(BaseHandler._get_response) == ["self", "request"], bend
+
+
+def test_the_agent_endpoints_handler_sets_every_list_django_middleware_loading_sets():
+    """load_middleware is replaced: whatever Django's own sets on the handler, ours sets too."""
+    django_handler, agents_handler = BaseHandler(), django_bends.AgentEndpointsHandler()
+    django_handler.load_middleware()
+    missing = set(vars(django_handler)) - set(vars(agents_handler))
+    assert not missing, f"AgentEndpointsHandler (studio/django_bends.py, Django 5.2) does not set {missing}"
+
+
+def test_the_one_rebuild_migration_still_finds_djangos_sqlite_table_rebuild():
+    assert parameters(DatabaseSchemaEditor._remake_table)[:2] == ["self", "model"], (
+        "rebuild_sqlite_table (studio/django_bends.py, Django 5.2) calls the SQLite schema editor's "
+        "private _remake_table(model), whose signature has changed"
     )
 
 
