@@ -15,6 +15,11 @@ read the Django code it names, update the departure, then the test.
    several AlterFields of one table (`studio.fields.AlterFieldsInOneRebuild`): Django's
    AlterField copies the whole table once per field, and an upgrade would copy the span
    table, the biggest, six times over instead of once.
+3. `sqlite_driver_execute` sends the span INSERTs (traces/ingest.py), each of many rows and
+   thousands of placeholders, straight to the sqlite3 connection: Django's SQLite cursor
+   rewrites every "%s" of a statement with a regular expression on every call. The statement
+   is written with "?" placeholders for it; it is neither logged in `connection.queries` nor
+   seen by `connection.execute_wrapper`, and its errors are sqlite3's, not django.db's.
 """
 
 from asgiref.sync import sync_to_async
@@ -77,3 +82,10 @@ def rebuild_sqlite_table(schema_editor, model):
     """Django's own SQLite table rebuild (create, copy, drop, rename, indexes), once, to the
     columns and indexes `model` has."""
     schema_editor._remake_table(model)
+
+
+def sqlite_driver_execute(connection):
+    """The `execute(sql, params)` of `connection`'s sqlite3 connection, which takes "?"
+    placeholders and returns the sqlite3 cursor (its `rowcount`)."""
+    connection.ensure_connection()
+    return connection.connection.execute

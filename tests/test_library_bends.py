@@ -7,6 +7,7 @@ names, carry the change over to the bend (or drop the bend), then update this te
 
 import hashlib
 import inspect
+import sqlite3
 
 import channels
 import django
@@ -16,6 +17,8 @@ from channels.consumer import AsyncConsumer
 from channels.db import DatabaseSyncToAsync
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
+from django.db import connection, transaction
+from django.db.backends.sqlite3.base import SQLiteCursorWrapper
 from django.db.backends.sqlite3.schema import DatabaseSchemaEditor
 from rest_framework import serializers
 
@@ -79,6 +82,33 @@ def test_the_one_rebuild_migration_still_finds_djangos_sqlite_table_rebuild():
     assert parameters(DatabaseSchemaEditor._remake_table)[:2] == ["self", "model"], (
         "rebuild_sqlite_table (studio/django_bends.py, Django 5.2) calls the SQLite schema editor's "
         "private _remake_table(model), whose signature has changed"
+    )
+
+
+@pytest.mark.django_db
+def test_a_statement_sent_to_the_sqlite_driver_is_part_of_djangos_transaction():
+    if connection.vendor != "sqlite":
+        pytest.skip("the test database is not SQLite")
+    bend = "sqlite_driver_execute (studio/django_bends.py, Django 5.2)"
+    with transaction.atomic():
+        execute = django_bends.sqlite_driver_execute(connection)
+        assert isinstance(connection.connection, sqlite3.Connection), bend
+        execute('CREATE TABLE "bend_check" ("n" integer)')
+        assert execute('INSERT INTO "bend_check" ("n") VALUES (?), (?)', [1, 2]).rowcount == 2, bend
+        with connection.cursor() as cursor:
+            cursor.execute('SELECT count(*) FROM "bend_check"')
+            assert cursor.fetchone() == (2,), bend
+        transaction.set_rollback(True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'bend_check'")
+        assert cursor.fetchone() == (0,), f"{bend}: the statement outlived the transaction's rollback"
+
+
+def test_djangos_sqlite_cursor_still_rewrites_the_placeholders_the_driver_bend_avoids():
+    assert_unchanged(
+        SQLiteCursorWrapper.convert_query,
+        "183a4b3544fb854a",
+        "sqlite_driver_execute (studio/django_bends.py, Django 5.2), whose only reason is this rewriting,",
     )
 
 
