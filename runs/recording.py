@@ -8,6 +8,8 @@ import threading
 from collections import OrderedDict
 
 from django.db import IntegrityError
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from projects import events as project_events
@@ -56,13 +58,15 @@ def _touch(run, now):
         live.publish_on_commit(project_events.project_active(run.project_id))
 
 
-class _Recent:
+class RecentPushes:
     """What this process learnt from recent pushes, so a streaming chunk costs one statement.
 
     Runs (their project and last activity) and replies (their pk) are read or created on the
-    first push that names them, then remembered. A run deleted meanwhile (here or by another
-    worker) makes the insert fail its foreign key at commit; the push is then retried without
-    these shortcuts and answers 404 like any unknown run.
+    first push that names them, then remembered. A run deleted in this process is forgotten
+    with it (`forget_run`, on Run's post_delete, whoever deletes it). One deleted by another
+    worker makes the insert fail its foreign key at commit; the push is then retried without
+    these shortcuts and answers 404 like any unknown run. Tests `clear()` it: their databases
+    are rolled back, not deleted from.
     """
 
     def __init__(self, size=5000):
@@ -84,8 +88,18 @@ class _Recent:
             for key in [key for key in self.replies if key[0] == run_id]:
                 del self.replies[key]
 
+    def clear(self):
+        with self.lock:
+            self.runs.clear()
+            self.replies.clear()
 
-recent = _Recent()
+
+recent = RecentPushes()
+
+
+@receiver(post_delete, sender=Run, dispatch_uid="runs.recording.forget_deleted_run")
+def _forget_deleted_run(sender, instance, **kwargs):
+    recent.forget_run(instance.pk)
 
 
 def push_message(data):

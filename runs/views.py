@@ -18,7 +18,7 @@ from studio.db import writing
 from studio.htmx import render_page
 from studio.rejected import Rejected
 
-from . import answers, chat, content, events, recording
+from . import answers, chat, content, events
 from .models import Message, Reply, Run
 
 RUNS_PER_PAGE = 50
@@ -214,7 +214,6 @@ def delete_run(request, run_id):
     project = run.project
     with writing():
         run.delete()
-        recording.recent.forget_run(run_id)
         live.publish_on_commit(events.run_deleted(run_id, project.pk))
     if request.htmx:
         response = HttpResponse("")

@@ -3,16 +3,16 @@
 import asyncio
 import logging
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from studio import storable
+from studio.channels_bends import DispatchWithoutClosingConnections
 
 log = logging.getLogger(__name__)
 
 
-class LivePageConsumer(AsyncJsonWebsocketConsumer):
+class LivePageConsumer(DispatchWithoutClosingConnections, AsyncJsonWebsocketConsumer):
     """Subclasses set `self.groups_to_join` in `setup()` and implement `render(event)`.
 
     `render` is sync (it reads the database and renders partial templates) and returns HTML
@@ -52,19 +52,6 @@ class LivePageConsumer(AsyncJsonWebsocketConsumer):
             timer.cancel()
         if getattr(self, "_renderer", None) is not None:
             self._renderer.cancel()
-
-    async def dispatch(self, message):
-        """Channels' own dispatch, without its `close_old_connections` before every message.
-
-        Channels runs that on the one sync thread that also renders: each event and each frame
-        the page sends (an answer) waited there for the render under way (input round trip: 4
-        to 6 ms of its 25). Here the database is only used through `database_sync_to_async`,
-        which closes old connections around each of its calls.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     def setup(self):
         """Load what the page shows; return False to refuse the connection."""

@@ -5,6 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import migrations, models
 
+from studio.django_bends import rebuild_sqlite_table
 from studio.storable import may_hold_unstorable, storable
 
 
@@ -84,9 +85,8 @@ class AlterFieldsInOneRebuild(migrations.operations.base.Operation):
     def _rebuilt(self, app_label, schema_editor, target_state):
         if schema_editor.connection.vendor != "sqlite":
             return False
-        # Django's own SQLite rebuild (create, copy, drop, rename, indexes), from the model as
-        # it is in the target state.
-        schema_editor._remake_table(target_state.apps.get_model(app_label, self.model_name))
+        # From the model as it is in the target state (a private Django method: django_bends).
+        rebuild_sqlite_table(schema_editor, target_state.apps.get_model(app_label, self.model_name))
         return True
 
     def _steps(self, app_label, first_state):

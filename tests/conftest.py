@@ -9,11 +9,9 @@ def forget_recent_pushes():
     """The push shortcuts remember runs and replies per process; each test's database is new."""
     from runs import recording  # not at import: Django is not set up yet when conftest loads
 
-    recording.recent.runs.clear()
-    recording.recent.replies.clear()
+    recording.recent.clear()
     yield
-    recording.recent.runs.clear()
-    recording.recent.replies.clear()
+    recording.recent.clear()
 
 
 @pytest.fixture(scope="session")

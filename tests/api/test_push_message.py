@@ -1,7 +1,9 @@
 """POST /trpc/pushMessage: every agent.print(msg), every streaming chunk."""
 
 import pytest
+from django.db import connection
 
+from runs import recording
 from runs.models import Message, Reply, Run
 from tests.factories import assert_error, call, legacy_push_body, msg, push, push_body, register
 
@@ -143,6 +145,27 @@ def test_a_message_for_a_run_deleted_since_the_last_push_is_a_404(client):
     response = call(client, "pushMessage", push_body(msg("m2")))
     assert_error(response, 404, "pushMessage", "runId")
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_for_a_run_another_worker_deleted_since_the_last_push_is_a_404(client):
+    register(client, "run-1")
+    push(client, msg("m1"))
+    # Another worker's delete: no signal here, this process still trusts what it remembered.
+    with connection.cursor() as cursor:
+        for model in (Message, Reply, Run):
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")
+    response = call(client, "pushMessage", push_body(msg("m2")))
+    assert_error(response, 404, "pushMessage", "runId")
+    assert not Message.objects.exists()
+
+
+def test_a_run_deleted_in_this_process_is_forgotten_by_the_push_shortcuts(client, run):
+    push(client, msg("m1"))
+    assert recording.recent.runs.get("run-1") is not None
+    Run.objects.filter(pk="run-1").delete()
+    assert recording.recent.runs.get("run-1") is None
+    assert not [key for key in recording.recent.replies if key[0] == "run-1"]
 
 
 @pytest.mark.parametrize(
