@@ -22,6 +22,7 @@ blocks, spans → messages, no database); then the storing, after the spans' own
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -40,6 +41,8 @@ from traces.models import Span, Trace
 from . import events
 from .content import validate_block
 from .models import Message, Reply, Run
+
+log = logging.getLogger(__name__)
 
 CONVERSATION = "gen_ai.conversation.id"
 CALL_OPERATIONS = (*conventions.LLM_OPERATIONS, conventions.TOOL_OPERATION)
@@ -105,6 +108,8 @@ def tool_result(call_id, name, value):
 
 
 def _tool_output(value):
+    if value is None:
+        return ""  # a tool span without its result (one that failed has an exception event)
     value = conventions.loads_or_value(value)
     # agentscope 2.x's ToolResponse: {"content": [blocks], "state", "metadata", "id"}.
     if isinstance(value, dict) and isinstance(value.get("content"), list):
@@ -283,8 +288,14 @@ def conversations_stored(spans, keys):
         return
     registered = set(Run.objects.filter(pk__in=conversations, origin=Run.Origin.STUDIO).values_list("pk", flat=True))
     for key, (span, trace_ids) in conversations.items():
-        if key not in registered:
+        if key in registered:
+            continue
+        try:
             rebuild(key, conventions.service(span)[0], trace_ids)
+        except Exception:
+            # The spans are stored: the exporter must not send them again for this. The next
+            # batch of the conversation rebuilds its chat.
+            log.exception("rebuilding the chat of conversation %r from its spans failed", key)
 
 
 def rebuild(conversation_id, project_name, trace_ids):

@@ -91,16 +91,19 @@ class RunQuerySet(models.QuerySet):
         transaction): make its run, or keep the one made before running; return (run, changed)
         with changed saying whether pages must be told. A studio run of that id is left alone:
         (None, False)."""
-        run = self.filter(pk=run_id).first()
-        if run is None:
-            run = self.create(
-                id=run_id,
-                project_id=project_id,
-                name=name,
-                origin=Run.Origin.OTEL,
-                started_at=now,
-                last_activity_at=now,
-            )
+        # Locked (on PostgreSQL) so that two workers given batches of one conversation make one
+        # run and rebuild its chat in turn.
+        run, created = self.select_for_update().get_or_create(
+            id=run_id,
+            defaults={
+                "project_id": project_id,
+                "name": name,
+                "origin": Run.Origin.OTEL,
+                "started_at": now,
+                "last_activity_at": now,
+            },
+        )
+        if created:
             return run, True
         if run.origin != Run.Origin.OTEL:
             return None, False

@@ -130,3 +130,13 @@ def test_the_projects_page_lists_the_project_with_its_running_run(client):
     post(client, capture_spans(CAPTURE))
     assert Project.objects.get(name="fake_run_v2").runs.filter(status="running").count() == 1
     assert "fake_run_v2" in client.get("/").content.decode()
+
+
+def test_a_failing_rebuild_is_logged_and_the_spans_are_still_stored_and_answered(client, monkeypatch, caplog):
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("runs.from_spans.rebuild", broken)
+    post(client, capture_spans(CAPTURE))
+    assert Span.objects.count() == 4
+    assert "rebuilding the chat of conversation" in caplog.text
