@@ -4,6 +4,7 @@ chat, through the real OTLP endpoint."""
 import pytest
 from django.urls import reverse
 
+from projects.events import PROJECTS_GROUP, project_group
 from projects.models import Project
 from runs.models import Message, Reply, Run
 from tests.factories import push, register
@@ -140,3 +141,24 @@ def test_a_failing_rebuild_is_logged_and_the_spans_are_still_stored_and_answered
     post(client, capture_spans(CAPTURE))
     assert Span.objects.count() == 4
     assert "rebuilding the chat of conversation" in caplog.text
+
+
+def test_open_pages_are_told_of_the_new_run_each_message_once_and_the_spans(
+    client, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr("studio.live.publish_now", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, capture_spans(CAPTURE))
+    events = [event for _, event in sent]
+    messages = [event["message"] for event in events if event["kind"] == "message"]
+    assert sorted(messages) == sorted(Message.objects.filter(run_id=CONVERSATION).values_list("pk", flat=True))
+    run_groups = [groups for groups, event in sent if event["kind"] == "run" and event["run"] == CONVERSATION]
+    project = Project.objects.get(name="fake_run_v2")
+    assert run_groups and {PROJECTS_GROUP, project_group(project.pk)} <= set(run_groups[0])
+    assert any(event["kind"] == "spans" and event["run"] == CONVERSATION for event in events)
+
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, capture_spans(CAPTURE))
+    assert not [event for _, event in sent if event["kind"] == "message"]  # nothing changed
