@@ -192,8 +192,8 @@ def chat_of(spans, history_stored=False):
 
     `spans`: plain dicts with span_id, parent_span_id, start_time_ns, operation, agent_name and,
     for LLM and tool spans, attributes. A message: {key, reply, name, role, content, time_ns}.
-    With `history_stored`, the first LLM call's input is only taken as already shown (the
-    caller read just the latest calls; the messages before them are stored).
+    With `history_stored`, the calls up to the first LLM call are only taken as already shown:
+    the caller read just the latest calls and the one before them, whose messages are stored.
     """
     tree = {span["span_id"]: span for span in spans}
     calls = sorted(
@@ -207,7 +207,7 @@ def chat_of(spans, history_stored=False):
             if isinstance(call_id, str) and call_id:
                 tool_names[call_id] = str(span["attributes"].get("gen_ai.tool.name") or "")
     replies, messages, seen = {}, [], set()
-    first_call = True
+    seeding = history_stored
 
     for span in calls:
         reply = _reply_of(span, tree)
@@ -227,14 +227,15 @@ def chat_of(spans, history_stored=False):
             identity = ("tool_call_response", call_id)
             if identity not in seen:
                 seen.add(identity)
+                if seeding:
+                    continue
                 name = tool_names.get(call_id, "")
                 emit(identity, name, "tool", [tool_result(call_id, name, attributes.get("gen_ai.tool.call.result"))])
             continue
 
         counts = Counter()
-        shown = not (history_stored and first_call)
-        first_call = False
-        for attribute, show in (("gen_ai.input.messages", shown), ("gen_ai.output.messages", True)):
+        show, seeding = not seeding, False
+        for attribute in ("gen_ai.input.messages", "gen_ai.output.messages"):
             for role, name, parts in _messages_of(attributes, attribute):
                 if role == "assistant" and name and not replies[reply]:
                     replies[reply] = name  # the agent's own name, until its span arrives
@@ -272,8 +273,8 @@ def message_id(conversation_id, key):
 
 # ---- storing ----
 
-# LLM and tool spans read for one rebuild: the latest ones; the messages of earlier calls stay
-# as stored. Each call repeats the conversation, so this bounds the work of a long one.
+# LLM and tool spans a rebuild shows: the latest ones; the messages of earlier calls stay as
+# stored. Each call repeats the conversation, so this bounds the work of a long one.
 MAX_CALLS = 200
 
 
@@ -324,8 +325,8 @@ def rebuild(conversation_id, project_name, trace_ids):
                 : MAX_CALLS + 1
             ]
         )
+        # One call more than are shown: the one before them says what they repeat.
         truncated = len(calls) > MAX_CALLS
-        calls = calls[:MAX_CALLS]
         others = Span.objects.filter(run=run, trace_id__in={call["trace_id"] for call in calls}).exclude(
             operation__in=CALL_OPERATIONS
         )

@@ -123,8 +123,8 @@ def test_system_prompts_are_left_to_the_span_and_only_the_latest_calls_may_be_re
     second = llm_span("b", 2, [said("user", "hi"), said("assistant", "hello"), said("user", "bye")], [])
     _, messages = chat([first])
     assert [m[3][0]["text"] for m in messages] == ["hi", "hello"]
-    _, later = chat_of([second], history_stored=True)
-    assert later == []  # the history, and its new question, are the first call's input: stored already
+    _, later = chat_of([first, second], history_stored=True)
+    assert [m["content"][0]["text"] for m in later] == ["bye"]  # the first call is stored already
 
 
 def test_media_parts_become_image_audio_and_video_blocks():
