@@ -275,7 +275,7 @@ def message_id(conversation_id, key):
 
 # LLM and tool spans a rebuild shows: the latest ones; the messages of earlier calls stay as
 # stored. Each call repeats the conversation, so this bounds the work of a long one.
-MAX_CALLS = 200
+MAX_CALLS = 50
 
 
 def conversations_stored(spans, keys):
