@@ -26,7 +26,7 @@ import logging
 from collections import Counter
 from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from projects import events as project_events
@@ -267,8 +267,11 @@ def chat_of(spans, history_stored=False):
     return {key: name or "assistant" for key, name in replies.items()}, messages
 
 
+MESSAGE_ID_PREFIX = "otel-"
+
+
 def message_id(conversation_id, key):
-    return "otel-" + hashlib.sha1(json.dumps([conversation_id, *key]).encode()).hexdigest()
+    return MESSAGE_ID_PREFIX + hashlib.sha1(json.dumps([conversation_id, *key]).encode()).hexdigest()
 
 
 # ---- storing ----
@@ -368,7 +371,10 @@ def _store_chat(run, replies, messages, reorder, now):
     """
     conversation_id = run.pk
     order = list(dict.fromkeys(message["reply"] for message in messages))
-    stored = list(Reply.objects.filter(run=run).order_by("pk").values_list("reply_id", "pk", "name"))
+    # Only what spans made is rebuilt: a message an agent pushed (and its reply) stays.
+    pushed = Message.objects.filter(reply=OuterRef("pk")).exclude(msg_id__startswith=MESSAGE_ID_PREFIX)
+    replies_made = Reply.objects.filter(run=run).exclude(Exists(pushed))
+    stored = list(replies_made.order_by("pk").values_list("reply_id", "pk", "name"))
     if reorder:
         keep = _common_prefix([reply_id for reply_id, _, _ in stored], order)
         if stored[keep:]:
@@ -385,7 +391,7 @@ def _store_chat(run, replies, messages, reorder, now):
 
     wanted = [message_id(conversation_id, message["key"]) for message in messages]
     rows = (
-        Message.objects.filter(run=run)
+        Message.objects.filter(run=run, msg_id__startswith=MESSAGE_ID_PREFIX)
         .order_by("pk")
         .values_list("msg_id", "pk", "reply_id", "name", "role", "content")
     )

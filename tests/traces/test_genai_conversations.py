@@ -162,3 +162,12 @@ def test_open_pages_are_told_of_the_new_run_each_message_once_and_the_spans(
     with django_capture_on_commit_callbacks(execute=True):
         post(client, capture_spans(CAPTURE))
     assert not [event for _, event in sent if event["kind"] == "message"]  # nothing changed
+
+
+def test_a_message_pushed_to_a_run_made_from_spans_survives_its_rebuilds(client):
+    post(client, capture_spans(CAPTURE))
+    push(client, run_id=CONVERSATION, reply_id="pushed-reply")
+    spans = sorted(capture_spans(CAPTURE), key=lambda span: int(span["start"]))
+    post(client, fresh_ids(spans, "later"))  # a later turn: the chat is rebuilt
+    assert Reply.objects.filter(run_id=CONVERSATION, reply_id="pushed-reply").count() == 1
+    assert Message.objects.filter(run_id=CONVERSATION).exclude(msg_id__startswith="otel-").count() == 1
