@@ -60,12 +60,14 @@ def forget_sockets_of_previous_process():
 
 
 async def sweep_forever():
-    """Finish runs whose grace ran out while no timer of this process was watching them, and
-    send again the answers that a connected agent has not acknowledged (a lost frame)."""
+    """Finish runs whose grace ran out while no timer of this process was watching them, and runs
+    made from spans that went quiet, and send again the answers that a connected agent has not acknowledged (a lost frame)."""
     while True:
         await asyncio.sleep(max(settings.STUDIO_DISCONNECT_GRACE / 2, 0.5))
         try:
             for run in await database_sync_to_async(Run.objects.finish_abandoned)():
+                await live.publish(events.run_changed(run))
+            for run in await database_sync_to_async(Run.objects.finish_quiet)():
                 await live.publish(events.run_changed(run))
             await redeliver_unacknowledged()
         except Exception:  # a passing database error must not end the sweeper

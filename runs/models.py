@@ -23,6 +23,8 @@ class RunQuerySet(models.QuerySet):
     - the last pending request is answered: running
     - the last agent socket has been gone for STUDIO_DISCONNECT_GRACE: finished
     - the server restarts: every live run's sockets are gone, so its grace starts
+    - a run made from GenAI spans (origin "otel"): running while its spans arrive, finished
+      once none came for STUDIO_OTEL_QUIET_SECONDS
 
     The agent's disconnect is the only sign that a run ended (the agentscope client sends no
     "finished"): hence the grace, which a reconnect (a network blip, a server restart) cancels.
@@ -84,6 +86,51 @@ class RunQuerySet(models.QuerySet):
                     finished.append(run)
         return finished
 
+    def conversation_active(self, run_id, project_id, name, now):
+        """Spans of a GenAI conversation that names no registered run arrived (inside the caller's
+        transaction): make its run, or keep the one made before running; return (run, changed)
+        with changed saying whether pages must be told. A studio run of that id is left alone:
+        (None, False)."""
+        # Locked (on PostgreSQL) so that two workers given batches of one conversation make one
+        # run and rebuild its chat in turn.
+        run, created = self.select_for_update().get_or_create(
+            id=run_id,
+            defaults={
+                "project_id": project_id,
+                "name": name,
+                "origin": Run.Origin.OTEL,
+                "started_at": now,
+                "last_activity_at": now,
+            },
+        )
+        if created:
+            return run, True
+        if run.origin != Run.Origin.OTEL:
+            return None, False
+        changed = run.status != Run.Status.RUNNING or (name and run.name != name)
+        # A quiet run whose conversation goes on is running again.
+        run.status, run.finished_at, run.last_activity_at = Run.Status.RUNNING, None, now
+        run.name = name or run.name
+        self.filter(pk=run.pk).update(status=run.status, finished_at=None, last_activity_at=now, name=run.name)
+        return run, changed
+
+    def finish_quiet(self):
+        """Mark finished the live runs made from spans that got none for the quiet period; return them.
+
+        Such a run has no agent socket whose leaving would end it: silence is the only sign."""
+        cutoff = timezone.now() - timedelta(seconds=settings.STUDIO_OTEL_QUIET_SECONDS)
+        finished = []
+        with writing():
+            for run in self.live().filter(origin=Run.Origin.OTEL, last_activity_at__lte=cutoff):
+                # Ended with its last spans, not when this sweep noticed; spans since the SELECT
+                # (a newer last_activity_at) keep it running.
+                if self.filter(pk=run.pk, last_activity_at=run.last_activity_at).update(
+                    status=Run.Status.FINISHED, finished_at=run.last_activity_at
+                ):
+                    run.status, run.finished_at = Run.Status.FINISHED, run.last_activity_at
+                    finished.append(run)
+        return finished
+
     def forget_agent_sockets(self):
         """After a restart no socket of the old process is alive: start every live run's grace."""
         with writing():
@@ -126,6 +173,10 @@ class Run(models.Model):
         FINISHED = "finished", "Finished"
         ERROR = "error", "Error"
 
+    class Origin(models.TextChoices):
+        STUDIO = "studio", "Registered by a studio client"
+        OTEL = "otel", "Made from OpenTelemetry GenAI spans"
+
     # An agent may still write to it, or is waiting for a person.
     LIVE = (Status.RUNNING, Status.WAITING)
 
@@ -144,6 +195,9 @@ class Run(models.Model):
     # Live /python sockets of the agent process, and when the last one left.
     agent_sockets = models.PositiveIntegerField(default=0)
     agent_left_at = models.DateTimeField(null=True, blank=True)
+    # A run made from spans gets its chat rebuilt from them and ends by silence; a registered
+    # one never does either.
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.STUDIO)
 
     class Meta:
         indexes = [

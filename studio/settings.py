@@ -182,6 +182,11 @@ DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = STUDIO_MAX
 # (network blip, server restart) keeps the run running and its input requests pending.
 STUDIO_DISCONNECT_GRACE = float(os.environ.get("STUDIO_DISCONNECT_GRACE", "10"))
 
+# Seconds without spans after which a run made from a GenAI conversation (agentscope 2.x, which
+# has no studio client and so no disconnect) counts as finished. Longer than an exporter's
+# batch delay and a slow model call; a later span makes the run running again.
+STUDIO_OTEL_QUIET_SECONDS = float(os.environ.get("STUDIO_OTEL_QUIET_SECONDS", "60"))
+
 # Long-lived threads that run the sync part of HTTP requests (see studio/handlers.py): some for
 # the agents' endpoints, the others for pages, so a slow page never holds up an agent. SQLite
 # writes one transaction at a time, so one agent thread is fastest there (16 agents: 885

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from projects.models import Project
+from runs import from_spans
 from runs.models import Run
 from studio import live
 from studio.db import writing
@@ -45,6 +46,9 @@ def store(spans):
         update_traces({row["trace_id"] for row in rows})
         for run_id, project_id in {(row["run_id"], row["project_id"]) for row in rows if row["run_id"]}:
             live.publish_on_commit(events.spans_changed(run_id, project_id))
+    # A GenAI conversation no studio client registered gets a run and a chat: in transactions
+    # of its own, after the spans are safely stored.
+    from_spans.conversations_stored(spans, keys)
     return stored
 
 

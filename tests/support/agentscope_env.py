@@ -11,8 +11,15 @@ import sys
 from .server import ROOT
 
 CACHE = ROOT / ".cache"
-# 1.0.21 fails on import without the three extras (see shared/reference/CLIENT-FACTS.md).
+# 1.0.21 fails on import without the three extras (see shared/reference/CLIENT-FACTS.md); 2.x
+# needs none (it brings the OpenTelemetry SDK and exporter, its only way to reach Studio).
 EXTRAS = ["mcp<2", "greenlet", "tqdm"]
+
+
+def extras(version):
+    return [] if version.startswith("2.") else EXTRAS
+
+
 AGENTS = ROOT / "tests" / "e2e" / "agents"
 
 
@@ -22,7 +29,9 @@ def agentscope_python(version):
     marker = venv / ".installed"
     if not marker.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"agentscope=={version}", *EXTRAS], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"agentscope=={version}", *extras(version)], check=True
+        )
         marker.write_text(version)
     return python
 
