@@ -417,6 +417,7 @@ def _store_chat(run, replies, messages, reorder, now):
             role=message["role"][:64],
             content=message["content"],
             metadata=None,
+            usage=message.get("usage"),
             client_timestamp=_timestamp(message["time_ns"]),
             now=now,
         )

@@ -136,13 +136,26 @@ def test_legacy_spans_of_agentscope_1_0_8_are_linked_by_project_run_id_and_under
 
 
 def test_spans_of_another_program_go_to_the_project_named_by_its_service(client):
+    # Spans with no conversation: nothing to make a run of (issue 17 made runs of the others).
     spans = fresh_ids(capture_spans("agentscope-2.0.11-otlp-only.jsonl"), "v2")
+    for span in spans:
+        span["attributes"].pop("gen_ai.conversation.id", None)
     assert post(client, protobuf_body(spans)).status_code == 200
     project = Project.objects.get(name="fake_run_v2")
     assert Span.objects.filter(project=project, run__isnull=True).count() == len(spans)
-    # Its conversation id is a session id, not a run that might come later.
     assert not Span.objects.filter(project=project).exclude(run_key="").exists()
     assert Trace.objects.filter(project=project).count() >= 1
+
+
+def test_a_genai_conversation_no_client_registered_is_a_run_of_its_service_s_project(client):
+    spans = fresh_ids(capture_spans("agentscope-2.0.11-otlp-only.jsonl"), "v2")
+    assert post(client, protobuf_body(spans)).status_code == 200
+    project = Project.objects.get(name="fake_run_v2")
+    (run,) = Run.objects.filter(project=project)
+    assert run.origin == Run.Origin.OTEL
+    # Every span joined it; none waits for a run that might come later.
+    assert Span.objects.filter(project=project, run=run).count() == len(spans)
+    assert not Span.objects.filter(project=project).exclude(run_key="").exists()
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("runs", "0004_storable_input_json"),
+        ("runs", "0005_message_usage"),
     ]
 
     operations = [
