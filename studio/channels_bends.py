@@ -3,8 +3,8 @@
 `DispatchWithoutClosingConnections` replaces `AsyncConsumer.dispatch` for the live pages'
 consumers, leaving out the `aclose_old_connections()` Channels awaits before every message.
 That call hops to the one sync thread where the pages also render, so each event and each
-frame a page sends (a person's answer) waited there for the render under way (bench/README.md,
-"Input round trip"). Nothing is lost: these consumers use the database only through
+frame a page sends (a person's answer) waited there for the render under way
+(bench/findings.md#no-close-old-connections-per-event). Nothing is lost: these consumers use the database only through
 `database_sync_to_async`, which closes old connections around each of its calls.
 
 What this relies on, checked by tests/test_library_bends.py against the installed Channels

@@ -22,8 +22,9 @@ class LivePageConsumer(DispatchWithoutClosingConnections, AsyncJsonWebsocketCons
 
     A page's renders run one after the other, in the order their events came, each sent before
     the next starts. They all run on the one thread of `database_sync_to_async` anyway; started
-    side by side, the second one held the GIL while the event loop waited to send the first
-    (an input request reached its page 3 ms later behind the run status it came with).
+    side by side, the second one held the GIL while the event loop waited to send the first, and
+    an input request reached its page late behind the run status it came with
+    (bench/findings.md#page-renders-in-order).
     """
 
     groups_to_join = ()

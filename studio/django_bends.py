@@ -1,6 +1,6 @@
 """Where Studio departs from Django's own code paths, and why (Django 5.2).
 
-Each departure saves something measured (bench/README.md) and leans on parts of Django that
+Each departure saves something measured (bench/findings.md#library-bends) and leans on parts of Django that
 are not its public API. tests/test_library_bends.py fails, naming the departure, when the
 installed Django is not the one they were written for, or when what they lean on has changed:
 read the Django code it names, update the departure, then the test.

@@ -3,8 +3,8 @@
 One serializer instance of each kind per thread, validating one request after another.
 DRF builds a serializer's fields afresh for every new instance (`Serializer.get_fields`
 deep-copies every declared field, nested serializers and their fields included), and on the
-agents' endpoints that copy was a large share of a pushMessage's cost (bench/README.md, "one
-DRF serializer per thread"; bench/push_cost.py measures it). DRF has no public way to validate
+agents' endpoints that copy was a large share of a pushMessage's cost (bench/findings.md#library-bends; bench/push_cost.py
+measures it). DRF has no public way to validate
 new data with an instance that validated before, so the caches `is_valid` fills are emptied by
 hand before each call.
 

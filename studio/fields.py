@@ -39,8 +39,8 @@ class WrittenJSONField(StorableJSONField):
     """A JSONField whose stored text only this server writes (json/orjson, or a form's JSON).
 
     On SQLite, Django gives every JSONField a `CHECK (JSON_VALID(column))`, so each INSERT
-    parses the JSON it is given once more, inside SQLite: for a span's ~1.5 KB of attributes
-    that was a quarter of the instructions of storing it (bench/README.md). The text is made by
+    parses the JSON it is given once more, inside SQLite: a big share of the instructions of
+    storing a span (bench/findings.md#no-json-valid-check). The text is made by
     `json.dumps` or `orjson.dumps` a moment before, never taken from a client as it is, so the
     check is left out. PostgreSQL's jsonb has no such check: nothing changes there. What a
     person writes in the admin is checked as strictly as the database would have.

@@ -77,7 +77,7 @@ def _json_encoder():
 
 # Rows per INSERT statement. A statement of many rows keeps its place in the table and its
 # indexes from one row to the next; executemany runs a one-row statement per row, reopening
-# them each time: 14 % more of SQLite's instructions per span. 64 rows × 30 columns stay well
+# them each time: more of SQLite's instructions per span (bench/findings.md#span-insert-rows). 64 rows × 30 columns stay well
 # under both databases' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
 ROWS_PER_INSERT = 64
 
@@ -86,7 +86,7 @@ def _insert(rows):
     """INSERT … ON CONFLICT (trace_id, span_id) DO NOTHING, many rows a statement; how many were new.
 
     bulk_create prepares every value of every row through its field (30 columns × 512 spans a
-    batch): it stored about 3,500 spans a second. Here the values are already plain (see
+    batch): several times slower (bench/findings.md#span-insert-rows). Here the values are already plain (see
     traces.otlp) and the JSON already text (`_row`), so only the time needs preparing.
     """
     connection = transaction.get_connection()
