@@ -46,6 +46,9 @@ class RunQuerySet(models.QuerySet):
             "run_dir": run_dir,
             "last_activity_at": now,
             "finished_at": None,
+            # A client that registers a run made from its spans takes it over: its chat is
+            # what the client pushes from now on, never rebuilt from spans again.
+            "origin": Run.Origin.STUDIO,
         }
         return self.update_or_create(id=run_id, defaults=fields, create_defaults={**fields, "started_at": now})
 

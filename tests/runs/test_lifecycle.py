@@ -311,3 +311,12 @@ def test_an_answer_is_sent_again_only_to_a_connected_agent_after_a_while():
     )
     cutoff = timezone.now() - timedelta(seconds=5)
     assert [r.request_id for r in InputRequest.objects.unacknowledged(answered_before=cutoff)] == ["old"]
+
+
+def test_a_client_registering_a_run_made_from_spans_takes_it_over():
+    project, _ = Project.objects.get_or_create(name="P")
+    Run.objects.create(id="conv-1", project=project, origin=Run.Origin.OTEL, status=Run.Status.FINISHED)
+    run, created = register("conv-1")
+    assert not created
+    run = reload(run)
+    assert run.origin == Run.Origin.STUDIO and run.status == Run.Status.RUNNING
