@@ -49,15 +49,20 @@ def parameters(function):
     return list(inspect.signature(function).parameters)
 
 
-# ---- Django (studio/django_bends.py)
-
-
-def test_django_is_the_version_the_django_bends_were_written_for():
-    assert version(django) == django_bends.WRITTEN_FOR, (
-        f"studio/django_bends.py was written for Django {django_bends.WRITTEN_FOR}, and Django "
-        f"{django.__version__} is installed: check each departure it lists against this Django, "
+@pytest.mark.parametrize(
+    "library, bends",
+    [(django, django_bends), (rest_framework, drf_bends), (channels, channels_bends)],
+    ids=["django", "drf", "channels"],
+)
+def test_each_library_is_the_version_its_bends_were_written_for(library, bends):
+    assert version(library) == bends.WRITTEN_FOR, (
+        f"{bends.__name__.replace('.', '/')}.py was written for {library.__name__} {bends.WRITTEN_FOR}, and "
+        f"{library.__version__} is installed: check each departure it lists against this version, "
         f"then update WRITTEN_FOR and tests/test_library_bends.py"
     )
+
+
+# ---- Django (studio/django_bends.py)
 
 
 def test_the_agent_endpoints_handler_still_matches_the_django_handler_it_reimplements():
@@ -115,14 +120,6 @@ def test_djangos_sqlite_cursor_still_rewrites_the_placeholders_the_driver_bend_a
 # ---- Django REST framework (studio/drf_bends.py)
 
 
-def test_drf_is_the_version_the_drf_bend_was_written_for():
-    assert version(rest_framework) == drf_bends.WRITTEN_FOR, (
-        f"studio/drf_bends.py was written for DRF {drf_bends.WRITTEN_FOR}, and DRF "
-        f"{rest_framework.__version__} is installed: check what it relies on against this DRF, "
-        f"then update WRITTEN_FOR"
-    )
-
-
 # Built on first use from the class alone, whatever the data: kept from one call to the next.
 DATA_FREE_CACHES = {"fields", "_validators"}
 
@@ -160,14 +157,6 @@ def test_the_serializer_of_a_thread_validates_each_call_as_a_new_one_would():
 
 
 # ---- Channels (studio/channels_bends.py)
-
-
-def test_channels_is_the_version_the_channels_bend_was_written_for():
-    assert version(channels) == channels_bends.WRITTEN_FOR, (
-        f"studio/channels_bends.py was written for Channels {channels_bends.WRITTEN_FOR}, and "
-        f"Channels {channels.__version__} is installed: check what it relies on against this "
-        f"Channels, then update WRITTEN_FOR"
-    )
 
 
 def test_the_live_pages_dispatch_still_matches_the_channels_dispatch_it_replaces():
