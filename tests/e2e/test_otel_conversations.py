@@ -49,3 +49,33 @@ def test_a_2x_conversation_appears_live_as_a_run_with_its_chat_once(studio, page
     assert "returned" in reply.locator(".tool-use .tool-state").inner_text(), "the call is paired with its result"
     assert page.locator(".run-row.current .badge").inner_text() == "Running"
     screenshot(page, "otel-conversation-run")
+
+
+def test_a_program_with_only_the_otel_sdk_and_genai_attributes_is_a_run_with_its_chat_once(studio, page):
+    service = f"by-hand-{uuid.uuid4().hex[:6]}"
+    page.goto(studio.url + "/")
+    page.wait_for_selector("#live-status.on")
+
+    done = run_agent("1.0.21", "genai_by_hand.py", studio.url, service)  # its venv has the OTel SDK
+    assert done.returncode == 0, done.stdout + done.stderr
+    conversation = done.stdout.split()[-1]
+
+    page.locator("#project-rows", has_text=service).wait_for(timeout=30_000)
+    wait_for(
+        lambda: len(query(studio, "SELECT id FROM runs_message WHERE run_id = ?", conversation)) >= 4,
+        message="the chat",
+    )
+    page.goto(f"{studio.url}/projects/{quote(service)}/runs/{quote(conversation)}/")
+    reply = page.locator(".reply")
+    reply.first.wait_for()
+    assert reply.count() == 1
+    text = reply.inner_text()
+    for said in ("Is it warm in Lisbon?", "Lisbon: 24°C, clear", "Yes: 24°C"):
+        assert text.count(said) == 1, said
+    # The reasoning, folded as a thinking block is.
+    assert reply.locator(".thinking").count() == 1
+    assert "I should look the weather up." in reply.locator(".thinking").text_content()
+    assert "You are a travel helper." not in text  # a system prompt is an instruction, seen on the span
+    assert reply.locator(".tool-use").count() == 1 and "weather" in reply.locator(".tool-use").inner_text()
+    assert "returned" in reply.locator(".tool-use .tool-state").inner_text(), "the call is paired with its result"
+    screenshot(page, "otel-by-hand-run")
