@@ -75,6 +75,9 @@ def test_messages_and_answers_cross_between_workers(workers, database, page, tmp
             lambda: sql(database, "SELECT 1 FROM runs_inputrequest WHERE run_id = %s", asker_run), message="the request"
         )
         page.goto(f"{person_side.url}/projects/Team/runs/{asker_run}/")
+        # As every other answering test does: an answer typed before the page's socket is up is
+        # refused in words ("Not connected"), which is not what this test is about.
+        page.wait_for_selector("#live-status.on")
         box = page.locator("[data-answer-form].active textarea")
         box.fill("answered on the other worker")
         box.press("Enter")
