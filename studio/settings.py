@@ -43,11 +43,22 @@ DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
+# Logins, roles and project tokens (studio/auth_mode.py, projects/access.py). Off on the local
+# default; on with STUDIO_AUTH=1, and always when Studio listens beyond loopback.
+STUDIO_AUTH = env_bool("STUDIO_AUTH")
+# The role in every project of a logged-in person who is not a member of it: viewer, member,
+# admin, or none (they see only the projects they were added to).
+STUDIO_DEFAULT_ROLE = os.environ.get("STUDIO_DEFAULT_ROLE", "viewer").strip().lower()
+
 # daphne's app gives `manage.py runserver` its ASGI server, and loads Twisted to do so, in
 # every process (bench/findings.md#daphne-not-loaded). A process that another ASGI server runs (the team command: uvicorn, or
 # gunicorn with uvicorn workers) serves studio.asgi without it.
 _ENTRY_POINT = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
 SERVED_BY_OTHER_ASGI_SERVER = bool({"uvicorn", "gunicorn", "hypercorn"} & {_ENTRY_POINT.stem, _ENTRY_POINT.parent.name})
+if SERVED_BY_OTHER_ASGI_SERVER and not STUDIO_AUTH:
+    from studio.auth_mode import listens_beyond_loopback
+
+    STUDIO_AUTH = listens_beyond_loopback(sys.argv)
 
 INSTALLED_APPS = [
     # studio first: its runserver (daphne's, on port 3000) wins over daphne's and Django's.

@@ -1,0 +1,87 @@
+"""What each person may do in a project: the one set of rules every surface asks.
+
+Pages, htmx actions, the page WebSocket (connect and each answer), the HTTP answer endpoint,
+the API and the admin all call `may` / `require` / `visible`. With login not required (the
+local default, `studio.auth_mode`), everyone may do everything, as before.
+
+- viewer: sees the project's pages, traces and API;
+- member: also answers its input requests;
+- admin: also deletes runs and the project, and manages its tokens and members.
+
+Superusers are admin everywhere. A logged-in person with no membership of a project has
+STUDIO_DEFAULT_ROLE there ("viewer" unless set; "none" hides projects nobody added them to),
+so a project that an agent creates is seen by the whole team and answered by its members.
+"""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from studio import auth_mode
+
+from .models import Membership, Project, Role
+
+VIEW, ANSWER, MANAGE = Role.VIEWER, Role.MEMBER, Role.ADMIN  # the role each kind of action needs
+
+
+def default_role():
+    value = settings.STUDIO_DEFAULT_ROLE
+    return Role(value) if value in Role.values else None
+
+
+def role_of(user, project):
+    """This person's role in this project (a Project or its pk), or None."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    project_id = getattr(project, "pk", project)
+    role = Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True).first()
+    return Role(role) if role else default_role()
+
+
+def login_required(request):
+    """Cached on the request: the middleware and every check ask it."""
+    required = getattr(request, "_studio_login_required", None)
+    if required is None:
+        required = request._studio_login_required = auth_mode.required_for_request(request)
+    return required
+
+
+def may(user, project, needed, login_is_required=True):
+    """Whether this person may do what needs the role `needed` in this project."""
+    if not login_is_required:
+        return True
+    role = role_of(user, project)
+    return role is not None and role.rank >= Role(needed).rank
+
+
+def require(request, project, needed):
+    """Raise 404 when the person may not see the project at all (its name stays private), else
+    403 when their role is below `needed`."""
+    required = login_required(request)
+    if may(request.user, project, needed, required):
+        return
+    if needed != VIEW and may(request.user, project, VIEW, required):
+        raise PermissionDenied(f"This needs the {Role(needed).label.lower()} role in this project.")
+    raise Http404("No such project")
+
+
+def visible(user, projects=None, login_is_required=True):
+    """The projects (a queryset) this person may see."""
+    projects = Project.objects.all() if projects is None else projects
+    if not login_is_required or (user is not None and user.is_active and user.is_superuser):
+        return projects
+    if user is None or not user.is_authenticated or not user.is_active:
+        return projects.none()
+    if default_role() is not None:
+        return projects
+    return projects.filter(Q(memberships__user=user)).distinct()
+
+
+def may_create_projects(user, login_is_required=True):
+    """Superusers, and people given Django's "add project" permission (in the admin)."""
+    if not login_is_required:
+        return True
+    return user is not None and user.is_active and user.has_perm("projects.add_project")
