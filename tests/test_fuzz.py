@@ -29,6 +29,7 @@ from tests.factories import (
     served_question,
     served_run,
 )
+from tests.support.backends import through_async_views
 from tests.support.captures import capture_spans
 from tests.support.pages import assert_run_pages_render
 from tests.traces.bodies import fresh_ids, protobuf_body, with_run_id
@@ -370,7 +371,7 @@ def test_generated_otlp_exports_never_fail_the_server_or_a_page(fuzz_ground):
     one()
 
 
-@pytest.mark.django_db
+@through_async_views
 def test_generated_answers_over_http_never_fail_the_server_or_a_page(fuzz_ground):
     client = fuzz_ground
 

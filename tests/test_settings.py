@@ -5,6 +5,7 @@ import sys
 
 import requests
 
+from tests.support.backends import sqlite_only
 from tests.support.server import ROOT
 
 PROBE = """
@@ -62,6 +63,7 @@ def cache_size_in_thread(name):
     return found[0]
 
 
+@sqlite_only
 def test_the_agents_thread_gets_a_big_sqlite_cache_and_page_threads_a_small_one(db):
     from studio.db import AGENT_CACHE_KB, AGENT_THREAD_PREFIX
 

@@ -96,6 +96,8 @@ def test_grpc_listens_before_any_http_call_and_a_taken_port_only_turns_it_off(tm
     # speaks only gRPC must not wait for a browser to wake the server up.
     port = free_port()
     env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path / "first"), "STUDIO_OTLP_GRPC_PORT": str(port)}
+    # On its own SQLite file even in the team-mode suite: this is about a port, not a database.
+    env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{free_port()}"]
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -12,6 +12,7 @@ from runs.answers import record_answer, structured_errors
 from runs.models import InputRequest, Run
 from studio.rejected import Rejected
 from tests.factories import make_question, make_run
+from tests.support.backends import through_async_views
 from tests.support.waiting import run_async
 
 pytestmark = pytest.mark.django_db
@@ -161,6 +162,7 @@ def test_an_answer_larger_than_the_limit_is_refused_with_its_size_and_changes_no
     assert InputRequest.objects.get(request_id="q1").status == InputRequest.Status.PENDING
 
 
+@through_async_views
 def test_a_request_id_with_slashes_can_be_answered_over_http(client):
     make_request(request_id="team/a/q1")
     response = client.post(

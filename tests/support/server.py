@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -36,6 +37,8 @@ class StudioServer:
     a deployment serves them), another ASGI `app` from `app_dir`, no access log, and a `prefix`
     command (a profiler) the server runs under.
     """
+
+    _redis_prefix = property(lambda self: f"{os.environ.get('STUDIO_REDIS_PREFIX', 'studio')}-{self.port}")
 
     def __init__(
         self,
@@ -64,6 +67,12 @@ class StudioServer:
         self.process = None
         self.pid = None
         self._tmp = None
+        self._database = None
+
+    @property
+    def database_url(self):
+        """The PostgreSQL database of this server (the team-mode suite), else None: SQLite."""
+        return self.extra_env.get("DATABASE_URL") or self._database
 
     @property
     def log_path(self):
@@ -110,6 +119,13 @@ class StudioServer:
             **self.extra_env,
         }
         env.pop("DJANGO_SETTINGS_MODULE", None)
+        if "DATABASE_URL" in os.environ and "DATABASE_URL" not in self.extra_env:
+            # The suite on a team's database (make test-team): each server a database of its own,
+            # as each has a data directory of its own on SQLite; kept across restart().
+            self._database = self._database or create_database()
+            env["DATABASE_URL"] = self._database
+        if "REDIS_URL" in os.environ and "STUDIO_REDIS_PREFIX" not in self.extra_env:
+            env["STUDIO_REDIS_PREFIX"] = self._redis_prefix
         if self.app_dir:
             # the other app imports studio.asgi: the project root must be importable too
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -159,6 +175,9 @@ class StudioServer:
         self._end_process()
         if self._tmp is not None and not self.keep:
             shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._database is not None and not self.keep:
+            drop_database(self._database)
+            self._database = None
 
     def restart(self):
         self._end_process()
@@ -176,3 +195,22 @@ class StudioServer:
 
     def post(self, procedure, body, **kwargs):
         return requests.post(f"{self.url}/trpc/{procedure}", json=body, timeout=10, **kwargs)
+
+
+def create_database(base_url=None):
+    """A new, empty database on the PostgreSQL server that `base_url` (else DATABASE_URL) names."""
+    import psycopg  # only the team-mode suite needs it loaded
+
+    base = (base_url or os.environ["DATABASE_URL"]).rsplit("/", 1)[0]
+    name = f"studio_srv_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+def drop_database(url):
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,16 @@
+"""Which database the suite runs on: SQLite (make test) or PostgreSQL (make test-team)."""
+
+import os
+
+import pytest
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+# For what only SQLite has: its page cache, its JSON text, the WAL.
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's own behaviour; the team's PostgreSQL has none of it")
+
+# An async view's database work goes through Channels' database_sync_to_async, which closes a
+# connection it finds inside a transaction. A test's own transaction is one: on SQLite's
+# in-memory test database closing is a no-op, on PostgreSQL it loses the connection. Such tests
+# use real transactions.
+through_async_views = pytest.mark.django_db(transaction=True)
