@@ -220,7 +220,7 @@ class Run(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Live /python sockets of the agent process, and when the last one left.
+    # The agent's live /python sockets (its AgentSocket rows, counted), and when the last one left.
     agent_sockets = models.PositiveIntegerField(default=0)
     agent_left_at = models.DateTimeField(null=True, blank=True)
     # A run made from spans gets its chat rebuilt from them and ends by silence; a registered
