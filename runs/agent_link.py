@@ -57,7 +57,6 @@ async def connect(sid, environ, auth):
     if run is None:
         raise socketio.exceptions.ConnectionRefusedError(f"unknown run '{run_id}': call registerRun first")
     _sockets_here[sid] = run_id
-    await sio.save_session(sid, {"run_id": run_id}, namespace=NAMESPACE)
     await sio.enter_room(sid, run_room(run_id), namespace=NAMESPACE)
     await live.publish(events.run_changed(run))
     # Answers given while the agent was away (blip, server restart) go out once this connect
@@ -67,10 +66,8 @@ async def connect(sid, environ, auth):
 
 @sio.on("disconnect", namespace=NAMESPACE)
 async def disconnect(sid, reason=None):
-    session = await sio.get_session(sid, namespace=NAMESPACE)
-    run_id = session.get("run_id")
+    run_id = _sockets_here.pop(sid, None)
     if run_id:
-        _sockets_here.pop(sid, None)
         await database_sync_to_async(Run.objects.agent_disconnected)(run_id, sid)
         sio.start_background_task(_finish_after_grace, run_id)
 
