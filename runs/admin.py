@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import InputRequest, Message, Reply, Run
+from .models import AgentSocket, InputRequest, Message, Reply, Run, Worker
 
 
 @admin.register(Run)
@@ -43,3 +43,28 @@ class InputRequestAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["request_id", "agent_name", "agent_id", "run__id"]
     raw_id_fields = ["run"]
+
+
+class ViewOnly(admin.ModelAdmin):
+    """What the server keeps for itself: shown, never edited (`Run.agent_sockets` counts the
+    sockets, and both change together in RunQuerySet's methods only)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Worker)
+class WorkerAdmin(ViewOnly):
+    list_display = ["id", "host", "pid", "started_at", "seen_at"]
+
+
+@admin.register(AgentSocket)
+class AgentSocketAdmin(ViewOnly):
+    list_display = ["sid", "run", "worker", "connected_at"]
+    search_fields = ["sid", "run__id", "worker"]

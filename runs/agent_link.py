@@ -3,24 +3,49 @@
 The agentscope client connects right after registerRun with auth {"run_id": ...}. It sends
 nothing else: its connects and disconnects drive the run's lifecycle, whose rules are
 `RunQuerySet`'s (runs/models.py). This module only wires the socket events to them, and runs
-the timers: the grace after a disconnect, and the sweeper.
+the timers: the grace after a disconnect, this worker's heartbeat, and the sweeper.
+
+Each socket is recorded with the worker (process) holding it. With several workers one of them
+leads (studio/leadership.py) and sweeps for all: it counts out the sockets of workers whose
+heartbeat stopped, finishes abandoned and quiet runs, and sends unacknowledged answers again
+(through the Socket.IO Redis manager, to whichever worker holds the agent's socket).
 """
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import socketio
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from studio import live
+from studio.leadership import leadership
 
 from . import events
 from .agent_socket import NAMESPACE, run_room, sio
 from .answers import redeliver_pending, redeliver_unacknowledged
-from .models import Run
+from .models import AgentSocket, Run, Worker
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ThisWorker:
+    id: str
+    pid: int
+    host: str
+
+
+# Set by `start_worker`, in the serving process (after any fork of a process manager).
+worker = None
+# This worker's agent sockets, sid -> run id: recorded again if its row was dropped as silent.
+_sockets_here = {}
 
 
 @sio.on("connect", namespace=NAMESPACE)
@@ -28,10 +53,10 @@ async def connect(sid, environ, auth):
     run_id = auth.get("run_id") if isinstance(auth, dict) else None
     if not isinstance(run_id, str) or not run_id:
         raise socketio.exceptions.ConnectionRefusedError("auth must be {'run_id': <registered run id>}")
-    run = await database_sync_to_async(Run.objects.agent_connected)(run_id)
+    run = await database_sync_to_async(Run.objects.agent_connected)(run_id, sid, worker.id)
     if run is None:
         raise socketio.exceptions.ConnectionRefusedError(f"unknown run '{run_id}': call registerRun first")
-    await sio.save_session(sid, {"run_id": run_id}, namespace=NAMESPACE)
+    _sockets_here[sid] = run_id
     await sio.enter_room(sid, run_room(run_id), namespace=NAMESPACE)
     await live.publish(events.run_changed(run))
     # Answers given while the agent was away (blip, server restart) go out once this connect
@@ -41,10 +66,9 @@ async def connect(sid, environ, auth):
 
 @sio.on("disconnect", namespace=NAMESPACE)
 async def disconnect(sid, reason=None):
-    session = await sio.get_session(sid, namespace=NAMESPACE)
-    run_id = session.get("run_id")
+    run_id = _sockets_here.pop(sid, None)
     if run_id:
-        await database_sync_to_async(Run.objects.agent_disconnected)(run_id)
+        await database_sync_to_async(Run.objects.agent_disconnected)(run_id, sid)
         sio.start_background_task(_finish_after_grace, run_id)
 
 
@@ -54,21 +78,79 @@ async def _finish_after_grace(run_id):
         await live.publish(events.run_changed(run))
 
 
-def forget_sockets_of_previous_process():
-    """Called once at start: the sockets the database counts belonged to a process now gone."""
-    Run.objects.forget_agent_sockets()
+def start_worker(one_process):
+    """Called once at start: record this worker before it takes its first socket.
+
+    One process (no REDIS_URL): the sockets the database holds belonged to a process now gone,
+    so their runs' grace starts now. With several, the others' sockets are alive: the leader
+    counts out those of a worker only once its heartbeat has stopped."""
+    global worker
+    host = socket.gethostname()
+    worker = ThisWorker(f"{host[:40]}-{os.getpid()}-{secrets.token_hex(3)}", os.getpid(), host)
+    now = timezone.now()
+    try:
+        Worker.objects.beat(worker.id, worker.pid, worker.host, now)
+        if one_process:
+            Run.objects.forget_workers_gone([worker.id], now)
+    except Exception:  # serving goes on: the heartbeat records it, the sweeper counts the rest out
+        log.exception("recording worker %s failed", worker.id)
+
+
+async def beat_forever():
+    """This worker's heartbeat; a worker silent for STUDIO_WORKER_TIMEOUT counts as gone."""
+    while True:
+        await asyncio.sleep(settings.STUDIO_WORKER_TIMEOUT / 3)
+        try:
+            await database_sync_to_async(_beat)()
+        except Exception:  # a passing database error must not stop the heartbeat
+            log.exception("the heartbeat of worker %s failed", worker.id)
+
+
+def _beat():
+    if Worker.objects.beat(worker.id, worker.pid, worker.host, timezone.now()):
+        return
+    # Counted out as silent while alive (a stall longer than the timeout): record the sockets
+    # it still holds again; their runs are live again.
+    log.warning("worker %s was counted as gone; recording its %d agent sockets again", worker.id, len(_sockets_here))
+    for sid, run_id in list(_sockets_here.items()):
+        if not AgentSocket.objects.filter(sid=sid).exists():
+            Run.objects.agent_connected(run_id, sid, worker.id)
+
+
+# The leader's database connection is used from this one thread only.
+_leader_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-leader")
 
 
 async def sweep_forever():
-    """Finish runs whose grace ran out while no timer of this process was watching them, and runs
-    made from spans that went quiet, and send again the answers that a connected agent has not acknowledged (a lost frame)."""
+    """On the leading worker only: count out the sockets of workers gone, finish runs whose grace
+    ran out while no timer was watching them (their worker is gone, or restarted) and runs made
+    from spans that went quiet, and send again the answers that a connected agent has not
+    acknowledged (a lost frame)."""
+    lead = leadership(worker.id)
+    loop = asyncio.get_running_loop()
+    leading = False
     while True:
-        await asyncio.sleep(max(settings.STUDIO_DISCONNECT_GRACE / 2, 0.5))
+        await asyncio.sleep(max(min(settings.STUDIO_DISCONNECT_GRACE, settings.STUDIO_WORKER_TIMEOUT) / 2, 0.5))
         try:
-            for run in await database_sync_to_async(Run.objects.finish_abandoned)():
-                await live.publish(events.run_changed(run))
-            for run in await database_sync_to_async(Run.objects.finish_quiet)():
-                await live.publish(events.run_changed(run))
-            await redeliver_unacknowledged()
+            was_leading, leading = leading, await loop.run_in_executor(_leader_thread, lead.held)
+            if leading != was_leading:
+                log.info("worker %s %s the background work", worker.id, "leads" if leading else "no longer leads")
+            if leading:
+                await sweep()
         except Exception:  # a passing database error must not end the sweeper
             log.exception("sweeping abandoned runs failed")
+
+
+async def sweep():
+    def runs_changed():
+        now = timezone.now()
+        alive = list(Worker.objects.alive(now).values_list("pk", flat=True))
+        return [
+            *Run.objects.forget_workers_gone(alive, now),
+            *Run.objects.finish_abandoned(),
+            *Run.objects.finish_quiet(),
+        ]
+
+    for run in await database_sync_to_async(runs_changed)():
+        await live.publish(events.run_changed(run))
+    await redeliver_unacknowledged()

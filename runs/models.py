@@ -22,7 +22,8 @@ class RunQuerySet(models.QuerySet):
     - the agent asks a person: waiting
     - the last pending request is answered: running
     - the last agent socket has been gone for STUDIO_DISCONNECT_GRACE: finished
-    - the server restarts: every live run's sockets are gone, so its grace starts
+    - the worker process holding a socket is gone (killed, restarted, silent for
+      STUDIO_WORKER_TIMEOUT): that socket is gone too, and a run left without one starts its grace
     - a run made from GenAI spans (origin "otel"): running while its spans arrive, finished
       once none came for STUDIO_OTEL_QUIET_SECONDS
 
@@ -52,8 +53,9 @@ class RunQuerySet(models.QuerySet):
         }
         return self.update_or_create(id=run_id, defaults=fields, create_defaults={**fields, "started_at": now})
 
-    def agent_connected(self, run_id):
-        """Count a new agent socket; return the run, or None if no run has this id."""
+    def agent_connected(self, run_id, sid, worker_id):
+        """Record a new agent socket, held by worker `worker_id`; return the run, or None if no
+        run has this id."""
         # The status is decided in the UPDATE itself: an answer recorded between a separate check
         # for pending requests and this write would otherwise leave the run "waiting" for nothing.
         pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
@@ -63,13 +65,41 @@ class RunQuerySet(models.QuerySet):
                 agent_sockets=F("agent_sockets") + 1, agent_left_at=None, status=status, finished_at=None
             ):
                 return None
+            AgentSocket.objects.create(run_id=run_id, sid=sid, worker=worker_id)
             return self.get(pk=run_id)
 
-    def agent_disconnected(self, run_id):
-        """Count an agent socket gone; the last one gone starts the run's grace."""
+    def agent_disconnected(self, run_id, sid):
+        """An agent socket is gone; the last one gone starts the run's grace."""
         with writing():
-            self.filter(pk=run_id, agent_sockets__gt=0).update(agent_sockets=F("agent_sockets") - 1)
+            # Counted down only if still recorded: a socket of a worker declared gone already was.
+            if AgentSocket.objects.filter(sid=sid).delete()[0]:
+                self.filter(pk=run_id, agent_sockets__gt=0).update(agent_sockets=F("agent_sockets") - 1)
             self.filter(pk=run_id, agent_sockets=0).update(agent_left_at=timezone.now())
+
+    def forget_workers_gone(self, alive, now):
+        """Every worker but those of `alive` (ids) is gone, and the agent sockets it held with it:
+        count them out; a live run left without one starts its grace now. Returns those runs.
+
+        Its grace starts when this is noticed, not at the worker's last heartbeat: the agent
+        reconnects to another worker in seconds, and gets a whole grace to do so."""
+        with writing():
+            Worker.objects.exclude(pk__in=alive).delete()
+            # Locked: a socket's own disconnect at the same time counts it out once, not twice.
+            lost = list(AgentSocket.objects.exclude(worker__in=alive).select_for_update().values_list("pk", "run_id"))
+            if not lost:
+                return []
+            AgentSocket.objects.filter(pk__in=[pk for pk, _ in lost]).delete()
+            counts = {}
+            for _, run_id in lost:
+                counts[run_id] = counts.get(run_id, 0) + 1
+            for run_id, count in counts.items():
+                self.filter(pk=run_id).update(agent_sockets=F("agent_sockets") - count)
+            left = self.live().filter(pk__in=counts, agent_sockets=0, agent_left_at__isnull=True)
+            runs = list(left)
+            left.update(agent_left_at=now)
+            for run in runs:
+                run.agent_sockets, run.agent_left_at = 0, now
+            return runs
 
     def finish_abandoned(self, run_id=None):
         """Mark finished the live runs whose agent has been gone longer than the grace; return them."""
@@ -134,11 +164,6 @@ class RunQuerySet(models.QuerySet):
                     finished.append(run)
         return finished
 
-    def forget_agent_sockets(self):
-        """After a restart no socket of the old process is alive: start every live run's grace."""
-        with writing():
-            self.live().filter(agent_sockets__gt=0).update(agent_sockets=0, agent_left_at=timezone.now())
-
     def wait_for_input(self, run, now):
         """An agent of the run asks a person (inside the caller's transaction)."""
         self.filter(pk=run.pk).update(status=Run.Status.WAITING, last_activity_at=now)
@@ -195,7 +220,7 @@ class Run(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Live /python sockets of the agent process, and when the last one left.
+    # The agent's live /python sockets (its AgentSocket rows, counted), and when the last one left.
     agent_sockets = models.PositiveIntegerField(default=0)
     agent_left_at = models.DateTimeField(null=True, blank=True)
     # A run made from spans gets its chat rebuilt from them and ends by silence; a registered
@@ -224,6 +249,55 @@ class Run(models.Model):
     @property
     def is_finished(self):
         return self.status == self.Status.FINISHED
+
+
+class WorkerQuerySet(models.QuerySet):
+    def beat(self, worker_id, pid, host, now):
+        """The worker is alive (every STUDIO_WORKER_TIMEOUT / 3). Returns False if its row was
+        gone: it had been silent so long that its sockets were counted out, and must be again."""
+        with writing():
+            if self.filter(pk=worker_id).update(seen_at=now):
+                return True
+            self.create(id=worker_id, pid=pid, host=host, started_at=now, seen_at=now)
+            return False
+
+    def alive(self, now):
+        """The workers heard from within STUDIO_WORKER_TIMEOUT."""
+        return self.filter(seen_at__gte=now - timedelta(seconds=settings.STUDIO_WORKER_TIMEOUT))
+
+
+class Worker(models.Model):
+    """A server process that holds agent sockets: one of the team's uvicorn workers, or the one
+    process of runserver. Its heartbeat says it is alive; its sockets die with it."""
+
+    objects = WorkerQuerySet.as_manager()
+
+    # host-pid-random: a restarted process (same pid in a container) is another worker.
+    id = models.CharField(max_length=64, primary_key=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.BigIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.id
+
+
+class AgentSocket(models.Model):
+    """A live /python socket of a run's agent, and the worker holding it.
+
+    `Run.agent_sockets` counts these rows; both change together in `RunQuerySet`'s methods."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="sockets")
+    # Socket.IO's id of the connection, unique among all workers (random).
+    sid = models.CharField(max_length=64, unique=True)
+    # A Worker's id, not a foreign key: a worker is recorded at its start and on a heartbeat,
+    # and one whose row was dropped as silent records its sockets again after its next beat.
+    worker = models.CharField(max_length=64)
+    connected_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.sid} of {self.run_id} on {self.worker}"
 
 
 class ReplyManager(models.Manager):

@@ -91,14 +91,12 @@ async def _take_over():
 
 async def _start_services():
     live.use_event_loop(asyncio.get_running_loop())
-    if not settings.REDIS_URL:
-        # One process: no socket of the previous one survived its restart. (With Redis,
-        # several workers share the database; one starting must not reset the others'.)
-        try:
-            await database_sync_to_async(agent_link.forget_sockets_of_previous_process)()
-        except Exception:  # the sweeper finishes those runs later; serving must go on
-            log.exception("resetting the agent sockets of the previous process failed")
+    # Without Redis the server is one process, and no socket of the previous one survived its
+    # restart. With Redis, several workers share the database: one starting must not reset the
+    # others' sockets (the leader counts out those of a worker whose heartbeat stopped).
+    await database_sync_to_async(agent_link.start_worker)(one_process=not settings.REDIS_URL)
     agent_socket.start_manager()
+    agent_socket.sio.start_background_task(agent_link.beat_forever)
     agent_socket.sio.start_background_task(agent_link.sweep_forever)
     db.start_sqlite_checkpointer()
 

@@ -193,6 +193,11 @@ DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = STUDIO_MAX
 # (network blip, server restart) keeps the run running and its input requests pending.
 STUDIO_DISCONNECT_GRACE = float(os.environ.get("STUDIO_DISCONNECT_GRACE", "10"))
 
+# Seconds a worker process may go without its heartbeat (written every third of it) before it
+# counts as gone, and with it the agent sockets it held: their runs start their grace. Several
+# workers only; the agent reconnects through nginx to a live one meanwhile.
+STUDIO_WORKER_TIMEOUT = float(os.environ.get("STUDIO_WORKER_TIMEOUT", "20"))
+
 # Seconds without spans after which a run made from a GenAI conversation (agentscope 2.x, which
 # has no studio client and so no disconnect) counts as finished. Longer than an exporter's
 # batch delay and a slow model call; a later span makes the run running again.

@@ -4,48 +4,32 @@ person's browser to the other; messages and answers cross between them."""
 import json
 import uuid
 
-import psycopg
 import pytest
 import requests
 
 from tests.support.agentscope_env import run_agent, start_agent
 from tests.support.server import StudioServer
+from tests.support.team import fresh_database, sql, worker_env
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
-POSTGRES = "postgres://postgres@127.0.0.1:5432"
-REDIS = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
 def database():
-    name = f"studio_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"{POSTGRES}/{name}"
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture
 def workers(database, tmp_path):
-    env = {
-        "DATABASE_URL": database,
-        "REDIS_URL": REDIS,
-        "STUDIO_REDIS_PREFIX": f"test{uuid.uuid4().hex[:8]}",
-        "STUDIO_DISCONNECT_GRACE": "2",
-    }
+    env = worker_env(database)
     servers = [StudioServer(tmp_path / f"worker{i}", env=dict(env), server="uvicorn") for i in range(2)]
     for server in servers:
         server.start()
     yield servers
     for server in servers:
         server.stop()
-
-
-def sql(database, statement, *params):
-    with psycopg.connect(database) as connection:
-        return connection.execute(statement, params).fetchall()
 
 
 def test_messages_and_answers_cross_between_workers(workers, database, page, tmp_path):

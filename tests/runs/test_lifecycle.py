@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from projects.models import Project
-from runs.models import InputRequest, Run
+from runs.models import AgentSocket, InputRequest, Run, Worker
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,15 @@ def ask(run, request_id="q1", status=InputRequest.Status.PENDING):
 
 def reload(run):
     return Run.objects.get(pk=run.pk)
+
+
+def connect(run_id, sid="sid-1", worker="worker-a"):
+    """An agent socket of the run connects to worker `worker`."""
+    return Run.objects.agent_connected(run_id, sid, worker)
+
+
+def disconnect(run_id, sid="sid-1"):
+    Run.objects.agent_disconnected(run_id, sid)
 
 
 def gone_since(run, seconds):
@@ -74,7 +83,7 @@ def test_a_finished_run_registered_again_is_live_again_and_keeps_its_start():
 
 def test_an_agent_connecting_counts_its_socket_and_keeps_the_run_running():
     run, _ = register()
-    connected = Run.objects.agent_connected(run.pk)
+    connected = connect(run.pk)
     assert connected.status == Run.Status.RUNNING
     assert connected.agent_sockets == 1 and connected.agent_left_at is None
 
@@ -82,46 +91,46 @@ def test_an_agent_connecting_counts_its_socket_and_keeps_the_run_running():
 def test_an_agent_connecting_to_a_run_with_a_pending_request_finds_it_waiting():
     run, _ = register()
     ask(run)
-    assert Run.objects.agent_connected(run.pk).status == Run.Status.WAITING
+    assert connect(run.pk).status == Run.Status.WAITING
 
 
 def test_an_agent_connecting_to_a_run_whose_requests_are_answered_finds_it_running():
     run, _ = register(status="waiting")
     ask(run, status=InputRequest.Status.ANSWERED)
-    assert Run.objects.agent_connected(run.pk).status == Run.Status.RUNNING
+    assert connect(run.pk).status == Run.Status.RUNNING
 
 
 def test_an_agent_connecting_to_a_finished_run_makes_it_live_again():
     run, _ = register()
     Run.objects.filter(pk=run.pk).update(status=Run.Status.FINISHED, finished_at=timezone.now())
-    connected = Run.objects.agent_connected(run.pk)
+    connected = connect(run.pk)
     assert connected.status == Run.Status.RUNNING and connected.finished_at is None
 
 
 def test_an_agent_connecting_to_an_unknown_run_gets_nothing_and_changes_nothing():
     register()
-    assert Run.objects.agent_connected("no-such-run") is None
+    assert connect("no-such-run") is None
     assert not Run.objects.filter(pk="no-such-run").exists()
 
 
 def test_a_reconnect_within_the_grace_cancels_it():
     run, _ = register()
-    Run.objects.agent_connected(run.pk)
-    Run.objects.agent_disconnected(run.pk)
+    connect(run.pk)
+    disconnect(run.pk)
     assert reload(run).agent_left_at is not None
-    Run.objects.agent_connected(run.pk)
+    connect(run.pk, "sid-2")
     run = reload(run)
     assert run.agent_sockets == 1 and run.agent_left_at is None
 
 
 def test_the_grace_starts_only_when_the_last_socket_is_gone():
     run, _ = register()
-    Run.objects.agent_connected(run.pk)
-    Run.objects.agent_connected(run.pk)
-    Run.objects.agent_disconnected(run.pk)
+    connect(run.pk, "sid-1")
+    connect(run.pk, "sid-2")
+    disconnect(run.pk, "sid-1")
     run = reload(run)
     assert run.agent_sockets == 1 and run.agent_left_at is None
-    Run.objects.agent_disconnected(run.pk)
+    disconnect(run.pk, "sid-2")
     run = reload(run)
     assert run.agent_sockets == 0 and run.agent_left_at is not None
     assert run.status == Run.Status.RUNNING
@@ -129,8 +138,18 @@ def test_the_grace_starts_only_when_the_last_socket_is_gone():
 
 def test_a_disconnect_never_counts_below_zero():
     run, _ = register()
-    Run.objects.agent_disconnected(run.pk)
+    disconnect(run.pk)
     assert reload(run).agent_sockets == 0
+
+
+def test_a_socket_that_disconnects_twice_is_counted_out_once():
+    run, _ = register()
+    connect(run.pk, "sid-1")
+    connect(run.pk, "sid-2")
+    disconnect(run.pk, "sid-1")
+    disconnect(run.pk, "sid-1")
+    run = reload(run)
+    assert run.agent_sockets == 1 and run.agent_left_at is None
 
 
 # Finishing
@@ -164,7 +183,7 @@ def test_a_run_within_its_grace_is_not_finished():
 
 def test_a_run_with_a_connected_agent_is_never_finished():
     run, _ = register()
-    Run.objects.agent_connected(run.pk)
+    connect(run.pk)
     Run.objects.filter(pk=run.pk).update(agent_left_at=timezone.now() - timedelta(seconds=GRACE + 1))
     assert Run.objects.finish_abandoned() == []
     assert reload(run).status == Run.Status.RUNNING
@@ -193,18 +212,84 @@ def test_a_run_that_errored_stays_as_it_is():
     assert reload(run).status == Run.Status.ERROR
 
 
-# A restart of the server
+# Workers: the processes holding the agents' sockets
 
 
-def test_after_a_restart_every_live_run_starts_its_grace():
+def test_a_one_process_server_restarting_starts_the_grace_of_every_run_its_previous_process_served():
     live, _ = register("live")
     finished, _ = register("finished")
-    Run.objects.agent_connected("live")
-    Run.objects.filter(pk="finished").update(status=Run.Status.FINISHED, agent_sockets=1)
-    Run.objects.forget_agent_sockets()
+    connect("live", "sid-1", worker="old-process")
+    connect("finished", "sid-2", worker="old-process")
+    Run.objects.filter(pk="finished").update(status=Run.Status.FINISHED)
+    now = timezone.now()
+    assert [run.pk for run in Run.objects.forget_workers_gone(["new-process"], now)] == ["live"]
     live = reload(live)
-    assert live.agent_sockets == 0 and live.agent_left_at is not None and live.status == Run.Status.RUNNING
-    assert reload(finished).agent_sockets == 1
+    assert live.agent_sockets == 0 and live.agent_left_at == now and live.status == Run.Status.RUNNING
+    # A finished run's socket is counted out too, and it stays finished.
+    finished = reload(finished)
+    assert finished.agent_sockets == 0 and finished.status == Run.Status.FINISHED
+    assert not AgentSocket.objects.exists()
+
+
+def test_the_sockets_of_a_worker_gone_are_counted_out_and_the_others_stay():
+    run, _ = register()
+    connect(run.pk, "on-a", worker="worker-a")
+    connect(run.pk, "on-b", worker="worker-b")
+    assert Run.objects.forget_workers_gone(["worker-b"], timezone.now()) == []
+    run = reload(run)
+    # The agent has a socket left (it reconnected to worker b): no grace.
+    assert run.agent_sockets == 1 and run.agent_left_at is None
+    assert list(AgentSocket.objects.values_list("sid", flat=True)) == ["on-b"]
+
+
+def test_a_run_whose_only_socket_was_on_a_worker_gone_finishes_after_the_grace_from_then():
+    run, _ = register()
+    connect(run.pk, worker="worker-a")
+    noticed = timezone.now() - timedelta(seconds=GRACE + 1)
+    [left] = Run.objects.forget_workers_gone([], noticed)
+    assert left.pk == run.pk and left.agent_left_at == noticed
+    [finished] = Run.objects.finish_abandoned()
+    assert finished.pk == run.pk and reload(run).finished_at == noticed
+
+
+def test_an_agent_reconnecting_to_another_worker_within_the_grace_keeps_its_run_live():
+    run, _ = register(status="waiting")
+    ask(run)
+    connect(run.pk, "on-a", worker="worker-a")
+    Run.objects.forget_workers_gone(["worker-b"], timezone.now() - timedelta(seconds=GRACE + 1))
+    connect(run.pk, "on-b", worker="worker-b")
+    assert Run.objects.finish_abandoned() == []
+    run = reload(run)
+    assert run.status == Run.Status.WAITING and run.agent_sockets == 1 and run.agent_left_at is None
+
+
+def test_the_late_disconnect_of_a_socket_already_counted_out_changes_nothing():
+    run, _ = register()
+    connect(run.pk, "on-a", worker="worker-a")
+    Run.objects.forget_workers_gone(["worker-b"], timezone.now())
+    connect(run.pk, "on-b", worker="worker-b")
+    disconnect(run.pk, "on-a")
+    run = reload(run)
+    assert run.agent_sockets == 1 and run.agent_left_at is None
+
+
+def test_a_worker_is_alive_while_its_heartbeat_is_recent(settings):
+    settings.STUDIO_WORKER_TIMEOUT = 20
+    now = timezone.now()
+    assert not Worker.objects.beat("worker-a", 11, "host", now - timedelta(seconds=30))  # its first beat
+    assert not Worker.objects.beat("worker-b", 12, "host", now - timedelta(seconds=30))
+    assert Worker.objects.beat("worker-b", 12, "host", now - timedelta(seconds=5))
+    assert list(Worker.objects.alive(now).values_list("pk", flat=True)) == ["worker-b"]
+
+
+def test_a_worker_gone_is_forgotten_and_its_next_beat_says_so():
+    now = timezone.now()
+    Worker.objects.beat("worker-a", 11, "host", now)
+    Worker.objects.beat("worker-b", 12, "host", now)
+    Run.objects.forget_workers_gone(["worker-b"], now)
+    assert list(Worker.objects.values_list("pk", flat=True)) == ["worker-b"]
+    # Counted out while alive (stalled longer than the timeout): it must record its sockets again.
+    assert not Worker.objects.beat("worker-a", 11, "host", now)
 
 
 # Asking a person, and the answer
@@ -300,7 +385,7 @@ def test_a_reconnecting_agent_gets_every_unacknowledged_answer_of_its_run_only()
 def test_an_answer_is_sent_again_only_to_a_connected_agent_after_a_while():
     connected, _ = register("connected")
     away, _ = register("away")
-    Run.objects.agent_connected("connected")
+    connect("connected")
     long_ago = timezone.now() - timedelta(seconds=30)
     for run, request_id in ((connected, "old"), (away, "old-away")):
         InputRequest.objects.create(
