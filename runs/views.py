@@ -152,6 +152,8 @@ def earlier_messages(request, run_id, reply_pk):
     reply = get_object_or_404(Reply.objects.select_related("run"), pk=reply_pk, run_id=run_id)
     access.require(request, reply.run.project_id, access.VIEW)
     before = _int_param(request, "before")
+    if before is None:
+        return HttpResponseBadRequest("before (a message's id) is needed")
     messages, has_older = chat.earlier_messages(reply, before)
     return render(
         request,

@@ -251,7 +251,9 @@ REST_FRAMEWORK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Every line goes through the one handler, whose filter blots out secrets (studio/redact.py).
+    "filters": {"redact_secrets": {"()": "studio.redact.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # No line per request from the servers (daphne's runserver, uvicorn): agents POST every
     # streaming chunk, and writing that line is a real part of a pushMessage's CPU
@@ -260,6 +262,8 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "uvicorn.access": {"level": "WARNING"},
+        # uvicorn's own lines (its errors' tracebacks) through the same handler, not uvicorn's.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
         # Its banner at every start; its lines about failed logins and lockouts stay.
         "axes.apps": {"level": "WARNING"},
     },
