@@ -106,15 +106,17 @@
     404: "Not found: it may have been deleted, or is not yours to see.",
     429: "Too many attempts; try again later.",
   };
+  // The element that made the request (the event's own `elt` is the swap's target).
+  const swapsErrors = (e) => e.detail.xhr.status === 400 && Boolean((e.detail.requestConfig?.elt || e.detail.elt)?.closest("[data-swap-errors]"));
   document.body.addEventListener("htmx:beforeSwap", (e) => {
-    if (e.detail.xhr.status === 400 && e.detail.elt.closest("[data-swap-errors]")) {
+    if (swapsErrors(e)) {
       e.detail.shouldSwap = true;
       e.detail.isError = false;
     }
   });
   document.body.addEventListener("htmx:responseError", (e) => {
     const status = e.detail.xhr.status;
-    if (status === 401 || (status === 400 && e.detail.elt.closest("[data-swap-errors]"))) return;  // 401: HX-Redirect to the login
+    if (status === 401 || swapsErrors(e)) return;  // 401: HX-Redirect to the login
     toast(REFUSED[status] || `The server answered ${status}; see its log.`, "error");
   });
 
