@@ -37,6 +37,8 @@ def role_of(user, project):
     if user.is_superuser:
         return Role.ADMIN
     project_id = getattr(project, "pk", project)
+    if project_id is None:
+        return None  # what belongs to no project yet (a span waiting for its run): superusers only
     role = Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True).first()
     return Role(role) if role else default_role()
 
@@ -80,8 +82,35 @@ def visible(user, projects=None, login_is_required=True):
     return projects.filter(Q(memberships__user=user)).distinct()
 
 
+def where_may(user, project_ids, needed, login_is_required=True):
+    """Of these project ids, the set where this person may do what needs `needed` (one query)."""
+    project_ids = set(project_ids)
+    if not login_is_required:
+        return project_ids
+    if user is None or not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return project_ids
+    roles = dict(Membership.objects.filter(user=user, project_id__in=project_ids).values_list("project_id", "role"))
+    fallback = default_role()
+    allowed = set()
+    for project_id in project_ids:
+        role = Role(roles[project_id]) if project_id in roles else fallback
+        if role is not None and role.rank >= Role(needed).rank:
+            allowed.add(project_id)
+    return allowed
+
+
 def may_create_projects(user, login_is_required=True):
     """Superusers, and people given Django's "add project" permission (in the admin)."""
     if not login_is_required:
         return True
     return user is not None and user.is_active and user.has_perm("projects.add_project")
+
+
+def may_use_admin(user, login_is_required=True):
+    """The Django admin: staff on a local Studio (as Django has it); only superusers in team mode,
+    where the admin's model permissions would cut across projects' roles."""
+    if user is None or not user.is_active:
+        return False
+    return user.is_superuser if login_is_required else user.is_staff

@@ -63,10 +63,14 @@ def too_large_message(size):
     return f"The answer is {size / 1048576:.1f} MB; at most {limit:g} MB can be sent to an agent"
 
 
-def record_answer(run_id, request_id, blocks, structured, answered_by=""):
+def record_answer(run_id, request_id, blocks, structured, answered_by="", refusal=None):
     """Store the answer of a pending request of run `run_id`; raise Rejected if it cannot be taken.
 
-    The pages are told by `answer`, after the agent has been sent the answer."""
+    `refusal`, if given, says (sync, as the answer is taken) why its sender may not answer, or
+    None. The pages are told by `answer`, after the agent has been sent the answer."""
+    reason = refusal() if refusal is not None else None
+    if reason:
+        raise Rejected(reason, status=403)
     if not isinstance(blocks, list) or len(blocks) > MAX_ANSWER_BLOCKS:
         raise Rejected(
             f"blocks must be a list of at most {MAX_ANSWER_BLOCKS} content blocks", errors={"blocks": "invalid"}
@@ -116,7 +120,7 @@ async def deliver(request):
 _answer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-answers")
 
 
-async def answer(run_id, request_id, blocks, structured, answered_by="", from_page_socket=False):
+async def answer(run_id, request_id, blocks, structured, answered_by="", from_page_socket=False, refusal=None):
     """Record the answer, send it to the agent, then tell the pages.
 
     Shielded: once recorded, the answer reaches the agent and the pages even if the caller is
@@ -126,7 +130,9 @@ async def answer(run_id, request_id, blocks, structured, answered_by="", from_pa
         record = database_sync_to_async(record_answer, thread_sensitive=False, executor=_answer_thread)
     else:
         record = database_sync_to_async(record_answer)
-    return await asyncio.shield(_record_and_deliver(record, run_id, request_id, blocks, structured, answered_by))
+    return await asyncio.shield(
+        _record_and_deliver(record, run_id, request_id, blocks, structured, answered_by, refusal)
+    )
 
 
 async def _record_and_deliver(record, *args):

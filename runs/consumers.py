@@ -7,8 +7,9 @@ from urllib.parse import parse_qs
 
 from django.template.loader import render_to_string
 
+from projects import access
 from projects.events import project_group
-from studio.consumers import LivePageConsumer
+from studio.consumers import PageConsumer
 from studio.rejected import Rejected
 from traces.live_render import last_span_pk, render_spans_update
 
@@ -19,11 +20,22 @@ from .models import Message, Run
 log = logging.getLogger(__name__)
 
 
-class ProjectRunsConsumer(LivePageConsumer):
+class ProjectRunsConsumer(PageConsumer):
     """/ws/projects/<pk>/runs/: a project page without a chosen run, which shows its run list."""
 
     def setup(self):
-        self.groups_to_join = [project_group(int(self.scope["url_route"]["kwargs"]["project_id"]))]
+        project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
+        if not self.may_see(project_id):
+            return False
+        self.groups_to_join = [project_group(project_id)]
+        return True
+
+    def may_see(self, project_id):
+        """Whether the person may see the project; what the page offers them, as of now."""
+        if not self.may(project_id, access.VIEW):
+            return False
+        self.may_manage = self.may(project_id, access.MANAGE)
+        self.may_answer = self.may(project_id, access.ANSWER)
         return True
 
     def render(self, event):
@@ -38,7 +50,8 @@ class ProjectRunsConsumer(LivePageConsumer):
         return render_to_string("runs/run.html#run-row-removed", {"run_id": run_id})
 
     def render_run(self, run):
-        return render_to_string("runs/run.html#run-row", {"item": run, "current_run_id": None})
+        context = {"item": run, "current_run_id": None, "may_manage": self.may_manage}
+        return render_to_string("runs/run.html#run-row", context)
 
 
 class RunConsumer(ProjectRunsConsumer):
@@ -52,8 +65,9 @@ class RunConsumer(ProjectRunsConsumer):
         self.requests_live = None  # run.is_live as the page's input requests last showed it
         self.replies_sent = set()  # the replies whose bubble this socket has sent
         run = Run.objects.filter(pk=self.run_id).first()
-        if run is None:
+        if run is None or not self.may_see(run.project_id):
             return False
+        self.project_id = run.project_id
         self.run_group = run_group(run.pk)
         self.groups_to_join = [self.run_group, project_group(run.project_id)]
         # Spans after this one are news to the page (it loads its trace panel itself).
@@ -104,7 +118,8 @@ class RunConsumer(ProjectRunsConsumer):
 
     def render_input_requests(self, run, pending):
         self.requests_live = run.is_live
-        return render_to_string("runs/run.html#input-requests", {"run": run, "pending": pending})
+        context = {"run": run, "pending": pending, "may_answer": self.may_answer}
+        return render_to_string("runs/run.html#input-requests", context)
 
     def render_message(self, message_pk):
         try:
@@ -135,7 +150,8 @@ class RunConsumer(ProjectRunsConsumer):
         return html
 
     def render_run(self, run):
-        html = render_to_string("runs/run.html#run-row", {"item": run, "current_run_id": self.run_id})
+        context = {"item": run, "current_run_id": self.run_id, "may_manage": self.may_manage}
+        html = render_to_string("runs/run.html#run-row", context)
         if run.pk != self.run_id:
             return html
         # The counts change with messages, whose "details" refresh follows them: a change of
@@ -183,6 +199,7 @@ class RunConsumer(ProjectRunsConsumer):
                 content.get("structured"),
                 answered_by=self.who(),
                 from_page_socket=True,
+                refusal=self.answering_refused if self.login_required else None,
             )
         except Rejected as exc:
             await self.send_json(
@@ -202,6 +219,16 @@ class RunConsumer(ProjectRunsConsumer):
             )
             return
         await self.send_json({"type": "answer.accepted", "requestId": request_id})
+
+    def answering_refused(self):
+        """Sync, at the time of each answer: why this socket's person may not answer, or None.
+        Their role may have been lowered, or they logged out, since the page was opened."""
+        person = self.current_person()
+        if not person.is_authenticated:
+            return "You are logged out: log in again to answer"
+        if not access.may(person, self.project_id, access.ANSWER):
+            return "Your role in this project does not allow answering (members and admins answer)"
+        return None
 
     def who(self):
         user = self.scope.get("user")

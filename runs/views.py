@@ -3,8 +3,9 @@
 import base64
 import binascii
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from projects import access
 from projects.models import Project
 from studio import live, storable
 from studio.db import writing
@@ -55,9 +57,27 @@ def project_runs(project, query="", before=None):
     return runs[:RUNS_PER_PAGE], len(runs) > RUNS_PER_PAGE
 
 
+def _may(request, project):
+    """What the page offers this person: the buttons and forms they may use (the actions check
+    again when used)."""
+    required = access.login_required(request)
+    return {
+        "may_answer": access.may(request.user, project, access.ANSWER, required),
+        "may_manage": access.may(request.user, project, access.MANAGE, required),
+        "team_mode": required,
+    }
+
+
+def _viewable_run(request, run_id, queryset=Run.objects):
+    run = get_object_or_404(queryset, pk=run_id)
+    access.require(request, run.project_id, access.VIEW)
+    return run
+
+
 def run_page(request, project_name, run_id=None):
     """A project's runs on the left; the chosen run's chat in the centre, its details on the right."""
     project = get_object_or_404(Project, name=project_name)
+    access.require(request, project, access.VIEW)
     run = None
     if run_id is not None:
         run = Run.objects.filter(pk=run_id).select_related("project").first()
@@ -76,6 +96,7 @@ def run_page(request, project_name, run_id=None):
         "q": query,
         "group": group,
         "current_run_id": run.pk if run else "",
+        **_may(request, project),
     }
     if run is not None:
         if group == chat.GROUP_BY_MESSAGE:
@@ -93,6 +114,7 @@ def run_page(request, project_name, run_id=None):
 def run_list_more(request, project_pk):
     """The next page of the sidebar's run list."""
     project = get_object_or_404(Project, pk=project_pk)
+    access.require(request, project, access.VIEW)
     before = request.GET.get("before")
     try:
         before = timezone.datetime.fromisoformat(before) if before else None
@@ -106,6 +128,7 @@ def run_list_more(request, project_pk):
         "more_runs": more_runs,
         "q": request.GET.get("q", ""),
         "current_run_id": current,
+        **_may(request, project),
     }
     return render(request, "runs/run.html#run-rows", context)
 
@@ -113,7 +136,7 @@ def run_list_more(request, project_pk):
 @require_GET
 def older(request, run_id):
     """The chat page before the oldest one shown (loaded when the top comes into view)."""
-    run = get_object_or_404(Run, pk=run_id)
+    run = _viewable_run(request, run_id)
     before = _int_param(request, "before")
     group = _group_mode(request)
     context = {"run": run, "group": group}
@@ -126,8 +149,11 @@ def older(request, run_id):
 
 @require_GET
 def earlier_messages(request, run_id, reply_pk):
-    reply = get_object_or_404(Reply, pk=reply_pk, run_id=run_id)
+    reply = get_object_or_404(Reply.objects.select_related("run"), pk=reply_pk, run_id=run_id)
+    access.require(request, reply.run.project_id, access.VIEW)
     before = _int_param(request, "before")
+    if before is None:
+        return HttpResponseBadRequest("before (a message's id) is needed")
     messages, has_older = chat.earlier_messages(reply, before)
     return render(
         request,
@@ -138,20 +164,22 @@ def earlier_messages(request, run_id, reply_pk):
 
 @require_GET
 def run_details(request, run_id):
-    run = get_object_or_404(Run.objects.select_related("project"), pk=run_id)
+    run = _viewable_run(request, run_id, Run.objects.select_related("project"))
     return render(request, "runs/run.html#run-details", {"run": run, "counts": chat.run_counts(run)})
 
 
 @require_GET
 def message_inspector(request, run_id, message_pk):
-    message = get_object_or_404(Message.objects.select_related("reply"), pk=message_pk, run_id=run_id)
+    message = get_object_or_404(Message.objects.select_related("reply", "run"), pk=message_pk, run_id=run_id)
+    access.require(request, message.run.project_id, access.VIEW)
     return render(request, "runs/run.html#inspector", {"message": message})
 
 
 @require_GET
 def message_json(request, run_id, message_pk):
     """The whole message as stored, however long (the page cuts long text and JSON)."""
-    message = get_object_or_404(Message.objects.select_related("reply"), pk=message_pk, run_id=run_id)
+    message = get_object_or_404(Message.objects.select_related("reply", "run"), pk=message_pk, run_id=run_id)
+    access.require(request, message.run.project_id, access.VIEW)
     body = {
         "id": message.msg_id,
         "name": message.name,
@@ -176,7 +204,8 @@ _INLINE_TYPES = ("image/", "audio/", "video/")
 @require_GET
 def message_media(request, run_id, message_pk, path):
     """A base64 media block of a message, served as a file so the page stays small."""
-    message = get_object_or_404(Message, pk=message_pk, run_id=run_id)
+    message = get_object_or_404(Message.objects.select_related("run"), pk=message_pk, run_id=run_id)
+    access.require(request, message.run.project_id, access.VIEW)
     block = _block_at(message.blocks, path)
     source = block.get("source") if isinstance(block, dict) else None
     if not isinstance(source, dict) or source.get("type") != "base64":
@@ -210,8 +239,9 @@ def _block_at(blocks, path):
 
 @require_POST
 def delete_run(request, run_id):
-    run = get_object_or_404(Run, pk=run_id)
+    run = get_object_or_404(Run.objects.select_related("project"), pk=run_id)
     project = run.project
+    access.require(request, project, access.MANAGE)
     with writing():
         run.delete()
         live.publish_on_commit(events.run_deleted(run_id, project.pk))
@@ -234,6 +264,24 @@ def _body_size(request):
         return settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
 
 
+def _answered_by_locally(body):
+    return body.get("by") if isinstance(body.get("by"), str) else "http"
+
+
+def _answering_refused(request, run_id):
+    """(a JSON refusal or None, the person's username): may this person answer this run?"""
+    project_id = Run.objects.filter(pk=run_id).values_list("project_id", flat=True).first()
+    try:
+        if project_id is None:
+            raise Http404("No such run")
+        access.require(request, project_id, access.ANSWER)
+    except Http404:
+        return JsonResponse({"error": f"No run '{run_id}'"}, status=404), None
+    except PermissionDenied as exc:
+        return JsonResponse({"error": str(exc) or "Your role may not answer"}, status=403), None
+    return None, request.user.get_username()
+
+
 @csrf_exempt
 @require_POST
 async def answer_input(request, run_id, request_id):
@@ -241,7 +289,16 @@ async def answer_input(request, run_id, request_id):
 
     JSON only: a cross-site form cannot send application/json without a CORS preflight, which
     this server never grants, so no page elsewhere can answer an agent through a visitor.
+
+    In team mode the answer needs the member role in the run's project (the middleware has sent
+    an anonymous request its 401) and is recorded as the logged-in person's; locally, as before,
+    as the body's "by" or "http".
     """
+    answered_by = None
+    if access.login_required(request):
+        refusal, answered_by = await sync_to_async(_answering_refused)(request, run_id)
+        if refusal is not None:
+            return refusal
     if request.content_type != "application/json":
         return JsonResponse({"error": "Content-Type must be application/json"}, status=415)
     size = _body_size(request)
@@ -264,7 +321,7 @@ async def answer_input(request, run_id, request_id):
             request_id,
             blocks if blocks is not None else [],
             body.get("structured"),
-            answered_by=body.get("by") if isinstance(body.get("by"), str) else "http",
+            answered_by=answered_by if answered_by is not None else _answered_by_locally(body),
         )
     except Rejected as exc:
         return JsonResponse({"error": exc.message, "errors": exc.errors}, status=exc.status)

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class StudioConfig(AppConfig):
     """The project package as an app: it carries the runserver command and template tags."""
 
     name = "studio"
+    default = True  # studio.apps also holds the admin's config
 
     def ready(self):
         from django.db.backends.signals import connection_created
@@ -12,3 +14,10 @@ class StudioConfig(AppConfig):
         from .db import give_agent_threads_a_big_cache
 
         connection_created.connect(give_agent_threads_a_big_cache, dispatch_uid="studio-agent-cache")
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin, with Studio's site (studio/admin.py) as `admin.site`."""
+
+    default = False
+    default_site = "studio.admin.StudioAdminSite"

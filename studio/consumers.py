@@ -1,12 +1,18 @@
-"""The base of every page's live WebSocket: join groups, render what changed, coalesce bursts."""
+"""The base of every page's live WebSocket: join groups, render what changed, coalesce bursts;
+and of the pages a person opens, which in team mode need a login and the project's VIEW role."""
 
 import asyncio
 import logging
+from importlib import import_module
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib import auth
 
-from studio import storable
+from projects import access
+from studio import auth_mode, storable
 from studio.channels_bends import DispatchWithoutClosingConnections
 
 log = logging.getLogger(__name__)
@@ -100,3 +106,38 @@ class LivePageConsumer(DispatchWithoutClosingConnections, AsyncJsonWebsocketCons
 
     def render(self, event):
         raise NotImplementedError
+
+
+# Close codes a page's script knows (static/studio/live.js): log in first; nothing to show.
+LOGIN_FIRST, NOT_FOUND = 4401, 4404
+
+
+class PageConsumer(LivePageConsumer):
+    """A page a person has open. When a login is required (`auth_mode.required_for_scope`), an
+    anonymous socket is accepted and closed at once with 4401, which the page's script reads as
+    "go to the login page" (a refusal before accept reaches it only as 1006). What the socket
+    shows is each subclass's `setup`'s to check (`self.may`), refusing with 4404 what the person
+    may not see, as the pages answer 404.
+    """
+
+    async def connect(self):
+        self.login_required = auth_mode.required_for_scope(self.scope)
+        user = self.scope.get("user")
+        if self.login_required and not getattr(user, "is_authenticated", False):
+            await self.accept()
+            await self.close(code=LOGIN_FIRST)
+            return
+        await super().connect()
+
+    def may(self, project, needed):
+        """Sync: whether the person who opened the socket may do `needed` in `project`."""
+        return access.may(self.scope.get("user"), project, needed, self.login_required)
+
+    def current_person(self):
+        """Sync: the socket's person as of now, read again from their session: a logout or a
+        deactivation since the socket opened leaves the anonymous user."""
+        key = getattr(self.scope.get("session"), "session_key", None)
+        if not key:
+            return auth.get_user(SimpleNamespace(session={}))
+        session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+        return auth.get_user(SimpleNamespace(session=session))

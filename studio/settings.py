@@ -8,6 +8,7 @@ and REDIS_URL (Channels and Socket.IO across several workers).
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,31 @@ STUDIO_AUTH = env_bool("STUDIO_AUTH")
 # admin, or none (they see only the projects they were added to).
 STUDIO_DEFAULT_ROLE = os.environ.get("STUDIO_DEFAULT_ROLE", "viewer").strip().lower()
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "projects"
+LOGOUT_REDIRECT_URL = "login"
+# Behind a TLS proxy (nginx): it says a request came over https in X-Forwarded-Proto; Django
+# believes that header only when told to, since a client reaching Studio directly could send it.
+if env_bool("STUDIO_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Session and CSRF cookies only over https: on by default behind a TLS proxy.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("STUDIO_SECURE_COOKIES", env_bool("STUDIO_PROXY_SSL_HEADER"))
+
+# Repeated failed logins (django-axes): after STUDIO_LOGIN_FAILURES failures for one username from
+# one address, that pair is locked out for STUDIO_LOGIN_LOCKOUT_MINUTES (superusers unlock sooner
+# in the admin, Axes › Access attempts, or with `manage.py axes_reset`).
+AXES_FAILURE_LIMIT = env_int("STUDIO_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("STUDIO_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "studio.login.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AUTHENTICATION_BACKENDS = [
+    # First: it refuses a locked-out pair before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 # daphne's app gives `manage.py runserver` its ASGI server, and loads Twisted to do so, in
 # every process (bench/findings.md#daphne-not-loaded). A process that another ASGI server runs (the team command: uvicorn, or
 # gunicorn with uvicorn workers) serves studio.asgi without it.
@@ -64,7 +90,8 @@ INSTALLED_APPS = [
     # studio first: its runserver (daphne's, on port 3000) wins over daphne's and Django's.
     "studio",
     *([] if SERVED_BY_OTHER_ASGI_SERVER else ["daphne"]),
-    "django.contrib.admin",
+    # Django's admin on Studio's site: who may use it in team mode (studio/admin.py).
+    "studio.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -77,6 +104,7 @@ INSTALLED_APPS = [
     "projects",
     "runs",
     "traces",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +119,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After auth and htmx: a login in team mode (a 401 for htmx and the API, else a redirect).
+    "studio.login.TeamLoginRequired",
+    # Turns a locked-out login into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
     # Last on purpose: WhiteNoise is sync-only, and as the innermost middleware it puts the
     # whole chain in sync mode. Under ASGI an async-mode chain moves every middleware's
     # process_request/process_response to a thread and back, two hops each; a sync chain runs
@@ -110,6 +142,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "studio.login.team_mode",
             ],
         },
     },
@@ -223,11 +256,20 @@ REST_FRAMEWORK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Every line goes through the one handler, whose filter blots out secrets (studio/redact.py).
+    "filters": {"redact_secrets": {"()": "studio.redact.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # No line per request from the servers (daphne's runserver, uvicorn): agents POST every
     # streaming chunk, and writing that line is a real part of a pushMessage's CPU
     # (bench/findings.md#no-access-log).
     # Failed requests are still logged by django.request; nginx in front logs every request.
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "uvicorn.access": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "uvicorn.access": {"level": "WARNING"},
+        # uvicorn's own lines (its errors' tracebacks) through the same handler, not uvicorn's.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        # Its banner at every start; its lines about failed logins and lockouts stay.
+        "axes.apps": {"level": "WARNING"},
+    },
 }

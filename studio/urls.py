@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -19,6 +20,9 @@ urlpatterns = [
     re_path(r"^(?:/+)?trpc/(?P<procedure>[^/]*)/?$", unknown_procedure),
     re_path(r"^(?:/+)?v1/traces/?$", ingest_traces, name="otlp-traces"),
     path("admin/", admin.site.urls),
+    # Django's views in Studio's layout; LoginView keeps its POST out of error reports.
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("projects.urls")),
     path("", include("traces.urls")),
     path("", include("runs.urls")),

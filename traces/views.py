@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from projects import access
 from projects.models import Project
 from runs.models import Message, Reply, Run
 from studio.htmx import render_page
@@ -83,6 +84,7 @@ def _span_page_context(roots, more, scope_url):
 def run_trace(request, run_id):
     """The run page's trace panel: statistics and the latest roots; ?before= gives earlier roots."""
     run = get_object_or_404(Run.objects.select_related("project"), pk=run_id)
+    access.require(request, run.project_id, access.VIEW)
     before = _position(request, "before")
     roots, more = tree.latest_roots(Q(run_id=run.pk), before)
     context = {"run": run, **_span_page_context(roots, more, reverse("run-trace", args=[run.pk]))}
@@ -96,6 +98,7 @@ def run_trace(request, run_id):
 @require_GET
 def span_children(request, pk):
     span = get_object_or_404(tree.light(Span.objects.all()), pk=pk)
+    access.require(request, span.project_id, access.VIEW)
     kids, more = tree.children(span, _position(request, "after"))
     return render(request, "traces/trace_tree.html#child-rows", {"span": span, "kids": kids, "more_kids": more})
 
@@ -103,6 +106,11 @@ def span_children(request, pk):
 @require_GET
 def span_detail(request, pk):
     span = get_object_or_404(Span.objects.select_related("run__project", "project"), pk=pk)
+    access.require(request, span.project_id, access.VIEW)
+    return _span_detail(request, span)
+
+
+def _span_detail(request, span):
     inputs, outputs = conventions.io_sections(span.attributes)
     agent = tree.agent_ancestor(span)
     reply = None
@@ -124,7 +132,8 @@ def span_detail(request, pk):
 @require_GET
 def reply_spans(request, run_id, reply_pk):
     """The agent span that produced a reply, shown in the span detail (the tree highlights it)."""
-    reply = get_object_or_404(Reply, run_id=run_id, pk=reply_pk)
+    reply = get_object_or_404(Reply.objects.select_related("run"), run_id=run_id, pk=reply_pk)
+    access.require(request, reply.run.project_id, access.VIEW)
     message_ids = Message.objects.filter(reply=reply).values("msg_id")
     span = (
         Span.objects.filter(run_id=run_id, message_id__in=message_ids)
@@ -134,7 +143,7 @@ def reply_spans(request, run_id, reply_pk):
     )
     if span is None:
         return render(request, "traces/span_detail.html", {"span": None, "reply": reply})
-    return span_detail(request, span.pk)
+    return _span_detail(request, span)
 
 
 TRACES_PER_PAGE = 50
@@ -144,6 +153,7 @@ TRACES_PER_PAGE = 50
 def project_traces(request, project_name):
     """Every trace of a project, newest first, filtered by time range, status, model and name."""
     project = get_object_or_404(Project, name=project_name)
+    access.require(request, project, access.VIEW)
     filters = TraceFilters.from_request(request)
     traces = filters.apply(Trace.objects.filter(project=project).select_related("run"))
     page = Paginator(traces.order_by("-start_time_ns", "-pk"), TRACES_PER_PAGE).get_page(request.GET.get("page"))
@@ -164,6 +174,7 @@ def trace_page(request, project_name, trace_id):
     trace = get_object_or_404(Trace.objects.select_related("project", "run__project"), trace_id=trace_id)
     if trace.project is None or trace.project.name != project_name:
         raise Http404("No such trace in this project")
+    access.require(request, trace.project, access.VIEW)
     before = _position(request, "before")
     roots, more = tree.latest_roots(Q(trace_id=trace.trace_id), before)
     context = {

@@ -98,6 +98,28 @@
   }
   window.studioToast = toast;
 
+  // ---- htmx actions the server refuses ----
+  // A form that says so (data-swap-errors) shows its 400 answer in place: the form with the
+  // problem beside the field. Any other refusal is a toast, never a silent nothing.
+  const REFUSED = {
+    403: "Your role in this project does not allow this.",
+    404: "Not found: it may have been deleted, or is not yours to see.",
+    429: "Too many attempts; try again later.",
+  };
+  // The element that made the request (the event's own `elt` is the swap's target).
+  const swapsErrors = (e) => e.detail.xhr.status === 400 && Boolean((e.detail.requestConfig?.elt || e.detail.elt)?.closest("[data-swap-errors]"));
+  document.body.addEventListener("htmx:beforeSwap", (e) => {
+    if (swapsErrors(e)) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+  document.body.addEventListener("htmx:responseError", (e) => {
+    const status = e.detail.xhr.status;
+    if (status === 401 || swapsErrors(e)) return;  // 401: HX-Redirect to the login
+    toast(REFUSED[status] || `The server answered ${status}; see its log.`, "error");
+  });
+
   // ---- answering agents (docs/WEBSOCKET.md) ----
   // The server's STUDIO_MAX_ANSWER_BYTES, given by the form: the UTF-8 bytes of the answer's
   // compact JSON [blocks, structured], measured here as the server measures it. Attachments
@@ -192,6 +214,7 @@
     // One answer at a time: a second Enter while files are read or the answer is on its way
     // would send it again (and be told it was already answered).
     if (form.classList.contains("sending") || form.classList.contains("sent")) return;
+    if (form.hasAttribute("data-read-only")) return;  // a viewer's: the server would refuse it
     form.classList.add("sending");
     let problem;
     try {

@@ -106,7 +106,11 @@
       status?.classList.remove("on");
       document.dispatchEvent(new CustomEvent("studio:disconnected"));
       status?.setAttribute("title", "Reconnecting…");
-      if (event.code === 4404) return;  // the run was deleted
+      if (event.code === 4404) return;  // the run was deleted, or is not this person's to see
+      if (event.code === 4401) {  // team mode, and not (or no longer) logged in
+        location.assign("/login/?next=" + encodeURIComponent(location.pathname + location.search));
+        return;
+      }
       retry = Math.min(retry + 1, 6);
       setTimeout(connect, 250 * 2 ** retry);
     };
