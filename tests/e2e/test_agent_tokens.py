@@ -109,14 +109,15 @@ def test_the_real_client_with_a_token_in_its_studio_url_registers_pushes_and_tra
     assert token["last_used_at"] is not None
 
 
-def test_every_request_of_the_client_carries_the_token_as_basic_auth(team_studio):
+@pytest.mark.parametrize("version", ["1.0.21", "1.0.8"])
+def test_every_request_of_the_client_carries_the_token_as_basic_auth(team_studio, version):
     """What the wire shows: the user-info reaches every POST and the engine.io handshake as
     Basic auth; the websocket upgrade carries none (it joins the handshake's session)."""
     secret = new_token(team_studio)
     proxy = TcpProxy(team_studio.port)
     try:
         url = proxy.url.replace("http://", f"http://studio:{secret}@")
-        done = run_agent("1.0.21", "traced_react.py", url, uuid.uuid4().hex[:16], env={"STUDIO_PROJECT": PROJECT})
+        done = run_agent(version, "traced_react.py", url, uuid.uuid4().hex[:16], env={"STUDIO_PROJECT": PROJECT})
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
         proxy.close()
