@@ -16,7 +16,9 @@ import uuid
 
 import pytest
 import requests
+import socketio
 
+from tests.support.agent_socket import Agent
 from tests.support.agentscope_env import AGENTS, agentscope_python, run_agent, start_agent
 from tests.support.server import ROOT, StudioServer, free_port
 from tests.support.tcp_proxy import TcpProxy
@@ -201,6 +203,40 @@ def test_the_client_with_another_project_s_token_is_refused_naming_the_project(t
     )
     assert refusal.status_code == 403 and refusal.json()["error"]["data"]["field"] == "project"
     assert "This token is for project 'SomeOtherProject'" in refusal.json()["error"]["message"]
+
+
+def test_a_socket_connects_with_its_project_s_token_and_without_one_is_told_why(team_studio):
+    secret, other = new_token(team_studio), new_token(team_studio, "SomeOtherProject")
+    run_id = uuid.uuid4().hex[:16]
+    registered = requests.post(
+        f"{team_studio.url}/trpc/registerRun",
+        json={"id": run_id, "project": PROJECT},
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=10,
+    )
+    assert registered.status_code == 200, registered.text
+    refusals = {}
+    for case, headers in {
+        "none": {},
+        "other project": {"Authorization": f"Bearer {other}"},
+        "unknown": {"Authorization": "Bearer sst_" + "z" * 43},
+    }.items():
+        agent = Agent(team_studio, {"run_id": run_id}, headers)
+        try:
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                agent.connect()
+            refusals[case] = agent.refusals[0]["message"]
+        finally:
+            agent.close()
+    assert "requires a project token" in refusals["none"]
+    assert f"unknown run '{run_id}'" in refusals["other project"]
+    assert "unknown or revoked" in refusals["unknown"]
+    agent = Agent(team_studio, {"run_id": run_id}, {"Authorization": f"Bearer {secret}"}).connect()
+    try:
+        assert agent.sio.connected
+        wait_for(lambda: run_row(team_studio, run_id)["agent_sockets"] == 1, message="the socket counted")
+    finally:
+        agent.close()
 
 
 @pytest.mark.parametrize("exporter", ["http", "grpc"])
