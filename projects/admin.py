@@ -30,7 +30,8 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(ProjectToken)
 class ProjectTokenAdmin(admin.ModelAdmin):
-    """Listed and revoked here; made on the project's settings page, which shows the secret once.
+    """Listed and revoked here; made on the project's settings page or by `manage.py create_token`,
+    which show the secret once.
 
     The secret is never stored, so nothing here can show it; the digest is left out too.
     """

@@ -1,9 +1,13 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+
+from studio.db import writing
 
 
 class Project(models.Model):
@@ -54,6 +58,9 @@ class Membership(models.Model):
 
 
 TOKEN_PREFIX = "sst_"
+# How stale a token's last_used_at may be: agents use theirs on every streaming chunk, and one
+# UPDATE a minute is all the settings page needs to say "used 3 minutes ago".
+USE_RESOLUTION = timedelta(minutes=1)
 
 
 def _digest(secret):
@@ -103,6 +110,17 @@ class ProjectToken(models.Model):
     @property
     def is_revoked(self):
         return self.revoked_at is not None
+
+    def mark_used(self, now):
+        """Record a use, at most once per USE_RESOLUTION (the UPDATE's WHERE keeps it so across
+        workers); returns whether it wrote."""
+        if self.last_used_at is not None and now - self.last_used_at < USE_RESOLUTION:
+            return False
+        stale = Q(last_used_at=None) | Q(last_used_at__lt=now - USE_RESOLUTION)
+        with writing():
+            wrote = ProjectToken.objects.filter(stale, pk=self.pk).update(last_used_at=now)
+        self.last_used_at = now
+        return bool(wrote)
 
     def revoke(self):
         ProjectToken.objects.filter(pk=self.pk, revoked_at=None).update(revoked_at=timezone.now())

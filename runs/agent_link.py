@@ -1,6 +1,7 @@
 """The Socket.IO link to agent processes: namespace /python, one room per run.
 
-The agentscope client connects right after registerRun with auth {"run_id": ...}. It sends
+The agentscope client connects right after registerRun with auth {"run_id": ...}; in team mode
+with its project token too (`projects.tokens`), and only to a run of the token's project. It sends
 nothing else: its connects and disconnects drive the run's lifecycle, whose rules are
 `RunQuerySet`'s (runs/models.py). This module only wires the socket events to them, and runs
 the timers: the grace after a disconnect, this worker's heartbeat, and the sweeper.
@@ -24,8 +25,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from studio import live
+from projects import tokens
+from studio import auth_mode, live
 from studio.leadership import leadership
+from studio.rejected import Rejected
 
 from . import events
 from .agent_socket import NAMESPACE, run_room, sio
@@ -53,7 +56,17 @@ async def connect(sid, environ, auth):
     run_id = auth.get("run_id") if isinstance(auth, dict) else None
     if not isinstance(run_id, str) or not run_id:
         raise socketio.exceptions.ConnectionRefusedError("auth must be {'run_id': <registered run id>}")
-    run = await database_sync_to_async(Run.objects.agent_connected)(run_id, sid, worker.id)
+    # The headers are the engine.io handshake's (the client's first polling GET, which carries
+    # studio_url's user-info as Basic auth); its websocket upgrade joins that session.
+    scope = environ.get("asgi.scope") or {}
+    project_id = None
+    if auth_mode.required_for_scope(scope):
+        try:
+            token = await database_sync_to_async(tokens.for_scope)(scope, environ.get("HTTP_AUTHORIZATION"))
+        except Rejected as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        project_id = token.project_id
+    run = await database_sync_to_async(Run.objects.agent_connected)(run_id, sid, worker.id, project_id)
     if run is None:
         raise socketio.exceptions.ConnectionRefusedError(f"unknown run '{run_id}': call registerRun first")
     _sockets_here[sid] = run_id

@@ -281,9 +281,11 @@ def message_id(conversation_id, key):
 MAX_CALLS = 50
 
 
-def conversations_stored(spans, keys):
+def conversations_stored(spans, keys, project=None):
     """After traces.ingest.store: rebuild the chat of each GenAI conversation the spans belong to
-    that no studio client registered (`keys`: conventions.run_key of each span)."""
+    that no studio client registered (`keys`: conventions.run_key of each span). `project`: the
+    sender's token's (team mode): the conversation's run is made there, and one of another
+    project is left alone."""
     conversations = {}
     for span, (key, names_a_run) in zip(spans, keys, strict=True):
         if key and not names_a_run and isinstance(span["attributes"].get(CONVERSATION), str):
@@ -295,27 +297,36 @@ def conversations_stored(spans, keys):
         if key in registered:
             continue
         try:
-            rebuild(key, conventions.service(span)[0], trace_ids)
+            if project is None:
+                rebuild(key, conventions.service(span)[0], trace_ids)
+            else:
+                rebuild(key, project.name, trace_ids, scoped=True)
         except Exception:
             # The spans are stored: the exporter must not send them again for this. The next
             # batch of the conversation rebuilds its chat.
             log.exception("rebuilding the chat of conversation %r from its spans failed", key)
 
 
-def rebuild(conversation_id, project_name, trace_ids):
-    """Make or refresh the conversation's run, link its spans, and store its chat (one transaction)."""
+def rebuild(conversation_id, project_name, trace_ids, scoped=False):
+    """Make or refresh the conversation's run, link its spans, and store its chat (one transaction).
+
+    scoped: the spans came with a token of this project, and only its spans and runs are touched."""
     now = timezone.now()
     with writing():
         project, _ = Project.objects.get_or_create(name=project_name)
-        run, changed = Run.objects.conversation_active(conversation_id, project.pk, "", now)
+        run, changed = Run.objects.conversation_active(conversation_id, project.pk, "", now, scoped)
         if run is None:
-            return  # registered meanwhile: a studio run keeps the messages its agent pushed
+            # Registered meanwhile (a studio run keeps the messages its agent pushed), or
+            # another project's run.
+            return
         Project.objects.filter(pk=run.project_id).update(last_activity_at=now)
         live.publish_on_commit(project_events.project_active(run.project_id))
         # The batch's spans went to the project before the run existed, or to another
         # conversation's run of the same process (traces.ingest links a span that names no run
         # to its process's run): their traces are this conversation's.
         elsewhere = Q(run__isnull=True) | Q(run__origin=Run.Origin.OTEL)
+        if scoped:
+            elsewhere &= Q(project_id=project.pk)
         spans = Span.objects.filter(elsewhere, trace_id__in=trace_ids).exclude(run=run)
         if spans.update(run=run, project_id=run.project_id):
             Trace.objects.filter(elsewhere, trace_id__in=trace_ids).update(run=run)

@@ -53,15 +53,16 @@ class RunQuerySet(models.QuerySet):
         }
         return self.update_or_create(id=run_id, defaults=fields, create_defaults={**fields, "started_at": now})
 
-    def agent_connected(self, run_id, sid, worker_id):
+    def agent_connected(self, run_id, sid, worker_id, project_id=None):
         """Record a new agent socket, held by worker `worker_id`; return the run, or None if no
-        run has this id."""
+        run has this id (in `project_id`, when given: an agent's token's project)."""
         # The status is decided in the UPDATE itself: an answer recorded between a separate check
         # for pending requests and this write would otherwise leave the run "waiting" for nothing.
         pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
         status = Case(When(Exists(pending), then=Value(Run.Status.WAITING)), default=Value(Run.Status.RUNNING))
+        runs = self.filter(pk=run_id) if project_id is None else self.filter(pk=run_id, project_id=project_id)
         with writing():
-            if not self.filter(pk=run_id).update(
+            if not runs.update(
                 agent_sockets=F("agent_sockets") + 1, agent_left_at=None, status=status, finished_at=None
             ):
                 return None
@@ -119,11 +120,12 @@ class RunQuerySet(models.QuerySet):
                     finished.append(run)
         return finished
 
-    def conversation_active(self, run_id, project_id, name, now):
+    def conversation_active(self, run_id, project_id, name, now, scoped=False):
         """Spans of a GenAI conversation that names no registered run arrived (inside the caller's
         transaction): make its run, or keep the one made before running; return (run, changed)
         with changed saying whether pages must be told. A studio run of that id is left alone:
-        (None, False)."""
+        (None, False); so is another project's run when `scoped` (the spans came with a token of
+        `project_id`)."""
         # Locked (on PostgreSQL) so that two workers given batches of one conversation make one
         # run and rebuild its chat in turn.
         run, created = self.select_for_update().get_or_create(
@@ -138,7 +140,7 @@ class RunQuerySet(models.QuerySet):
         )
         if created:
             return run, True
-        if run.origin != Run.Origin.OTEL:
+        if run.origin != Run.Origin.OTEL or (scoped and run.project_id != project_id):
             return None, False
         changed = run.status != Run.Status.RUNNING or (name and run.name != name)
         # A quiet run whose conversation goes on is running again.

@@ -23,12 +23,18 @@ from . import events
 from .models import InputRequest, Message, Reply, Run
 
 
-def register_run(data):
-    """Create or refresh a run (the client may register the same id again)."""
+def register_run(data, project=None):
+    """Create or refresh a run (the client may register the same id again).
+
+    `project`: the agent's token's (team mode; its name is data["project"]), whose agents may
+    not take over another project's run."""
     now = timezone.now()
     with writing():
         recent.forget_run(data["id"])
-        project, _ = Project.objects.get_or_create(name=data["project"])
+        if project is None:
+            project, _ = Project.objects.get_or_create(name=data["project"])
+        elif Run.objects.filter(pk=data["id"]).exclude(project=project).exists():
+            raise Rejected(f"Run id '{data['id']}' is taken by another project: use another run_id", 409, "id")
         run, created = Run.objects.register(
             data["id"],
             project,
@@ -46,11 +52,17 @@ def register_run(data):
     return run, created
 
 
-def _live_run(run_id, procedure_field="runId"):
+def _live_run(run_id, project_id=None):
+    """The run, if it is in `project_id` when that is given (an agent's token's project): to an
+    agent of another project, a run is as unknown as one that does not exist."""
     run = Run.objects.only("id", "project_id", "status", "last_activity_at").filter(pk=run_id).first()
-    if run is None:
-        raise Rejected(f"Unknown run '{run_id}': call registerRun first", 404, procedure_field)
+    if run is None or (project_id is not None and run.project_id != project_id):
+        raise _unknown_run(run_id)
     return run
+
+
+def _unknown_run(run_id):
+    return Rejected(f"Unknown run '{run_id}': call registerRun first", 404, "runId")
 
 
 def _touch(run, now):
@@ -102,16 +114,17 @@ def _forget_deleted_run(sender, instance, **kwargs):
     recent.forget_run(instance.pk)
 
 
-def push_message(data):
-    """Store a message by its msg.id: a re-send with the same id replaces the content."""
+def push_message(data, project_id=None):
+    """Store a message by its msg.id: a re-send with the same id replaces the content.
+    `project_id`: the run must be in it (an agent's token's project, team mode)."""
     try:
-        return _push_message(data, trust_recent=True)
+        return _push_message(data, project_id, trust_recent=True)
     except IntegrityError:
         recent.forget_run(data["runId"])
-        return _push_message(data, trust_recent=False)
+        return _push_message(data, project_id, trust_recent=False)
 
 
-def _push_message(data, trust_recent):
+def _push_message(data, project_id, trust_recent):
     msg = data["msg"]
     run_id = data["runId"]
     # A print() outside a reply has replyId null: the message is a reply of its own.
@@ -125,6 +138,8 @@ def _push_message(data, trust_recent):
         if run is None:
             run = _live_run(run_id)
             recent.remember(recent.runs, run_id, run)
+        if project_id is not None and run.project_id != project_id:
+            raise _unknown_run(run_id)
         reply_pk = recent.replies.get((run_id, reply_key)) if trust_recent else None
         if reply_pk is None:
             reply_pk = Reply.objects.upsert(
@@ -148,11 +163,11 @@ def _push_message(data, trust_recent):
     return message_pk
 
 
-def register_reply(data):
+def register_reply(data, project_id=None):
     """Announce a reply before its first message (name and role shown at once)."""
     now = timezone.now()
     with writing():
-        run = _live_run(data["runId"])
+        run = _live_run(data["runId"], project_id)
         name = data.get("replyName") or data.get("name") or ""
         role = data.get("replyRole") or data.get("role") or ""
         reply_pk = Reply.objects.upsert(run_id=run.pk, reply_id=data["replyId"], name=name, role=role, now=now)
@@ -160,11 +175,11 @@ def register_reply(data):
     return reply_pk
 
 
-def request_user_input(data):
+def request_user_input(data, project_id=None):
     """Store an agent's question and mark the run as waiting; a repeated requestId is a no-op."""
     now = timezone.now()
     with writing():
-        run = _live_run(data["runId"])
+        run = _live_run(data["runId"], project_id)
         request_pk, owner, created = InputRequest.objects.open(
             request_id=data["requestId"],
             run_id=run.pk,

@@ -14,12 +14,15 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from projects import tokens
 from studio import origins, storable
 from studio.rejected import Rejected
 
 # tRPC error codes (JSON-RPC 2.0 numbers) by HTTP status.
 TRPC_CODES = {
     400: ("BAD_REQUEST", -32600),
+    401: ("UNAUTHORIZED", -32001),
+    403: ("FORBIDDEN", -32003),
     404: ("NOT_FOUND", -32004),
     405: ("METHOD_NOT_SUPPORTED", -32005),
     409: ("CONFLICT", -32009),
@@ -92,7 +95,8 @@ class StorableJSONParser(JSONParser):
 
 
 class TrpcView(APIView):
-    """A POST-only tRPC procedure; subclasses implement `call(data)`."""
+    """A POST-only tRPC procedure; subclasses implement `call(data, token)`: token is the agent's
+    ProjectToken where one is required (team mode, `projects.tokens`), else None."""
 
     procedure = ""
     http_method_names = ["post", "options"]
@@ -113,11 +117,17 @@ class TrpcView(APIView):
         if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             return error(self.procedure, f"Request body is larger than {limit} bytes", 413)
+        try:
+            token = tokens.for_request(request)
+        except Rejected as exc:
+            response = error(self.procedure, exc.message, exc.status, exc.field)
+            response["WWW-Authenticate"] = tokens.CHALLENGE
+            return response
         data = request.data
         if not isinstance(data, dict):
             return error(self.procedure, "Request body must be a JSON object", 400)
         try:
-            return success(self.call(data))
+            return success(self.call(data, token))
         except Rejected as exc:
             return error(self.procedure, exc.message, exc.status, exc.field or None)
 

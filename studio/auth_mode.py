@@ -10,6 +10,7 @@ loopback without STUDIO_AUTH must not open it to everyone nginx serves).
 What each role may do once someone is known is `projects.access`'s.
 """
 
+import functools
 import ipaddress
 
 from django.conf import settings
@@ -18,6 +19,9 @@ _FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 _FORWARDED_SCOPE = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 
 
+# Asked on every agent request (each streaming chunk): parsing the address each time was the
+# dearest part of the check. Clients' addresses are few.
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host):
     """True for 127.0.0.0/8, ::1 and localhost; an unknown or unix-socket address is not."""
     if not isinstance(host, str) or not host:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -9,6 +10,7 @@ from traces.views import ingest_traces
 
 
 @csrf_exempt
+@login_not_required
 def unknown_procedure(request, procedure):
     return error_response(procedure, f"No procedure '{procedure}'", 404)
 

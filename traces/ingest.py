@@ -8,6 +8,11 @@ How a span finds its run (traces.conventions.run_key):
 3. it names no run (agentscope's @trace functions, a library's own spans): it goes with another
    span of its trace, or else of its process (`service.instance.id`), that found one;
 4. otherwise it belongs to the project named by its `service.name`, run-less.
+
+Spans sent with a project token (team mode) are scoped to the token's project: they join only
+its runs (1 and 3 look no further), and every span that joins none belongs to it, whatever its
+`service.name` says. One naming another project's run waits, in the token's project, for a run
+that can never be its own: another project's agent cannot write into that run.
 """
 
 import functools
@@ -32,8 +37,10 @@ from .models import Span, Trace
 STATUS_ERROR = conventions.STATUS_ERROR
 
 
-def store(spans):
-    """Store decoded spans (a span already stored is left as it is). Returns how many were new."""
+def store(spans, project=None):
+    """Store decoded spans (a span already stored is left as it is). Returns how many were new.
+
+    `project`: the one the sender's token is for (team mode), else None."""
     if not spans:
         return 0
     keys = [conventions.run_key(span) for span in spans]
@@ -41,14 +48,14 @@ def store(spans):
     dumps = _json_encoder()
     rows = [_row(span, key, dumps) for span, key in zip(spans, keys, strict=True)]
     with writing():
-        _link(rows, [names_a_run for _, names_a_run in keys])
+        _link(rows, [names_a_run for _, names_a_run in keys], project)
         stored = _insert(rows)
         update_traces({row["trace_id"] for row in rows})
         for run_id, project_id in {(row["run_id"], row["project_id"]) for row in rows if row["run_id"]}:
             live.publish_on_commit(events.spans_changed(run_id, project_id))
     # A GenAI conversation no studio client registered gets a run and a chat: in transactions
     # of its own, after the spans are safely stored.
-    from_spans.conversations_stored(spans, keys)
+    from_spans.conversations_stored(spans, keys, project)
     return stored
 
 
@@ -157,14 +164,15 @@ def _row(span, run_key, dumps):
     return row
 
 
-def _link(rows, names_a_run):
+def _link(rows, names_a_run, project=None):
     """Set run_id, project_id and run_key of each row (see the module's docstring).
 
     names_a_run[i]: row i's run key is a studio client's run id (JSON-encoded), not some other
-    program's session id, so it may wait for its run.
+    program's session id, so it may wait for its run. `project`: the sender's token's.
     """
     keys = {row["run_key"] for row in rows if row["run_key"]}
-    runs = dict(Run.objects.filter(pk__in=keys).values_list("pk", "project_id")) if keys else {}
+    runs = Run.objects.filter(pk__in=keys) if project is None else Run.objects.filter(pk__in=keys, project=project)
+    runs = dict(runs.values_list("pk", "project_id")) if keys else {}
     by_trace, by_instance = {}, {}  # -> (run_id, project_id, run_key) of a span that named one
 
     for row, named in zip(rows, names_a_run, strict=True):
@@ -172,7 +180,8 @@ def _link(rows, names_a_run):
         if key in runs:
             row["run_id"], row["project_id"] = key, runs[key]
         elif key and named:
-            pass  # a run that has not registered yet: it stays in run_key
+            # A run that has not registered yet: it stays in run_key (in the token's project).
+            row["project_id"] = project.pk if project is not None else None
         else:
             row["run_key"] = ""  # a session id of another program: not a run
             continue
@@ -184,14 +193,14 @@ def _link(rows, names_a_run):
     unlinked = [row for row in rows if not row["run_id"] and not row["run_key"]]
     if not unlinked:
         return
-    _remember_stored_links(unlinked, by_trace, by_instance)
+    _remember_stored_links(unlinked, by_trace, by_instance, project)
     projects = {}
     for row in unlinked:
         link = by_trace.get(row["trace_id"]) or by_instance.get(row["service_instance_id"])
         if link:
             row["run_id"], row["project_id"], row["run_key"] = link
             continue
-        name = row["service_name"]
+        name = row["service_name"] if project is None else project.name
         if name not in projects:
             project, _ = Project.objects.get_or_create(name=name)
             Project.objects.filter(pk=project.pk).update(last_activity_at=timezone.now())
@@ -199,9 +208,12 @@ def _link(rows, names_a_run):
         row["project_id"] = projects[name]
 
 
-def _remember_stored_links(unlinked, by_trace, by_instance):
-    """Add the links of already stored spans of the same traces and processes."""
+def _remember_stored_links(unlinked, by_trace, by_instance, project=None):
+    """Add the links of already stored spans of the same traces and processes (of `project`'s
+    spans only, when given)."""
     linked = Q(run__isnull=False) | ~Q(run_key="")
+    if project is not None:
+        linked &= Q(project=project)
     trace_ids = {row["trace_id"] for row in unlinked} - by_trace.keys()
     if trace_ids:
         for trace_id, run_id, project_id, key in (
@@ -273,7 +285,8 @@ def update_traces(trace_ids):
 
 def link_orphan_spans(run):
     """Give a newly registered run the spans that arrived before it (called by registerRun)."""
-    waiting = Span.objects.filter(run__isnull=True, run_key=run.pk)
+    # Not the spans another project's token sent naming this run (they wait in that project).
+    waiting = Span.objects.filter(Q(project=None) | Q(project_id=run.project_id), run__isnull=True, run_key=run.pk)
     trace_ids = set(waiting.values_list("trace_id", flat=True).distinct())
     if not trace_ids:
         return 0

@@ -41,7 +41,7 @@ MAX_TIME_NS = 2**63 - 1
 MAX_REASONS = 5
 
 # google.rpc.Code values for the Status body of an error answer.
-_RPC_CODES = {400: 3, 413: 8, 415: 3}
+_RPC_CODES = {400: 3, 401: 16, 413: 8, 415: 3}  # google.rpc.Code: UNAUTHENTICATED is 16
 
 
 @dataclass

@@ -3,7 +3,8 @@
 The same spans as `POST /v1/traces`: the request's bytes go through `otlp.decode` and
 `ingest.store` exactly as the HTTP endpoint's do, and what cannot be taken is answered with the
 gRPC status the OTLP spec names (INVALID_ARGUMENT, RESOURCE_EXHAUSTED; UNAVAILABLE, which
-exporters retry, for a busy database).
+exporters retry, for a busy database; UNAUTHENTICATED where a project token is required and the
+metadata's `authorization` holds none that is live, `projects.tokens`).
 
 Optional: grpcio is not in requirements.txt (see README, "OTLP over gRPC"); without it nothing
 listens and one log line says why. `STUDIO_OTLP_GRPC_PORT` (4317) picks the port, 0 turns it
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import OperationalError, close_old_connections
 
+from projects import tokens
 from studio.db import AGENT_THREAD_PREFIX
 from studio.rejected import Rejected
 
@@ -73,15 +75,19 @@ def start():
 def _export(body, context):
     import grpc
 
+    # A long-lived thread: drop a connection the database has closed, as each request does.
+    close_old_connections()
+    try:
+        token = tokens.for_grpc(context.peer(), context.invocation_metadata())
+    except Rejected as exc:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)
     try:
         decoded = otlp.decode(body, otlp.PROTOBUF_CONTENT_TYPE, None, settings.OTLP_MAX_BODY_BYTES)
     except Rejected as exc:
         code = grpc.StatusCode.RESOURCE_EXHAUSTED if exc.status == 413 else grpc.StatusCode.INVALID_ARGUMENT
         context.abort(code, exc.message)
-    # A long-lived thread: drop a connection the database has closed, as each request does.
-    close_old_connections()
     try:
-        ingest.store(decoded.spans)
+        ingest.store(decoded.spans, token.project if token is not None else None)
     except OperationalError:
         log.exception("storing %d spans failed", len(decoded.spans))
         context.abort(grpc.StatusCode.UNAVAILABLE, "The database is busy; try again")

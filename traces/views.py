@@ -1,6 +1,7 @@
 import logging
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import OperationalError
 from django.db.models import Q
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from projects import access
+from projects import access, tokens
 from projects.models import Project
 from runs.models import Message, Reply, Run
 from studio.htmx import render_page
@@ -32,6 +33,7 @@ def _answer(body_and_type, status=200, **headers):
 
 
 @csrf_exempt
+@login_not_required  # an exporter's token (projects/tokens.py), never a person's login
 def ingest_traces(request):
     """OTLP/HTTP trace export (opentelemetry.io/docs/specs/otlp/#otlphttp-request)."""
     if request.method != "POST":
@@ -41,6 +43,12 @@ def ingest_traces(request):
     except Rejected as exc:
         # The request's format is unknown: answer in JSON, readable by a person with curl.
         return _answer(otlp.error_body(otlp.JSON, exc.status, exc.message), exc.status)
+    try:
+        token = tokens.for_request(request)
+    except Rejected as exc:
+        return _answer(
+            otlp.error_body(fmt, exc.status, exc.message), exc.status, **{"WWW-Authenticate": tokens.CHALLENGE}
+        )
     limit = settings.OTLP_MAX_BODY_BYTES
     try:
         declared = int(request.headers.get("Content-Length") or 0)
@@ -53,7 +61,8 @@ def ingest_traces(request):
     except Rejected as exc:
         return _answer(otlp.error_body(fmt, exc.status, exc.message), exc.status)
     try:
-        ingest.store(decoded.spans)
+        # With a token, the spans go into its project, and join only that project's runs.
+        ingest.store(decoded.spans, token.project if token is not None else None)
     except OperationalError:
         # A locked or unreachable database: the exporter retries a 503 after Retry-After.
         log.exception("storing %d spans failed", len(decoded.spans))
