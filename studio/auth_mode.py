@@ -19,8 +19,8 @@ _FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 _FORWARDED_SCOPE = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 
 
-# Asked on every agent request (each streaming chunk): parsing the address each time was the
-# dearest part of the check. Clients' addresses are few.
+# Asked on every agent request (each streaming chunk): parsing the address each time was most of
+# the check's cost (bench/findings.md#token-check-local). Clients' addresses are few.
 @functools.lru_cache(maxsize=1024)
 def is_loopback(host):
     """True for 127.0.0.0/8, ::1 and localhost; an unknown or unix-socket address is not."""
