@@ -1,15 +1,25 @@
 """The API's addresses: /api/v1/ (studio/api.py), its schema and its docs page."""
 
 from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
 from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from projects import api as projects
 from runs import api as runs
 from runs.urls import RUN
+from studio.api import error_body
 from traces import api as traces
 
 TRACE = r"(?P<trace_id>[0-9a-f]{32})"
+
+
+@csrf_exempt  # a POST to no address answers 404 too, not the CSRF page
+@login_not_required
+def not_found(request):
+    return JsonResponse(error_body(f"No API address {request.path!r}: see /api/docs/"), status=404)
+
 
 urlpatterns = [
     path("api/v1/projects", projects.ProjectList.as_view(), name="api-projects"),
@@ -36,4 +46,7 @@ urlpatterns = [
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("api/docs/", login_not_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("api/redoc/", login_not_required(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
+    # Whatever else is under /api/ (a run id no pattern above takes, a mistyped address): the
+    # API's 404, not a page's. (The older answer address, /api/runs/…, is the runs app's, after this.)
+    re_path(r"^api/(?!runs/)", not_found, name="api-not-found"),
 ]
