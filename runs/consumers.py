@@ -104,6 +104,9 @@ class RunConsumer(ProjectRunsConsumer):
             return ""
         if kind == "message":
             return self.render_message(event["message"])
+        if kind == "removed":
+            self.replies_sent.difference_update(event["replies"])
+            return render_to_string("runs/run.html#chat-removed", event)
         if kind == "input":
             run = Run.objects.get(pk=self.run_id)
             return self.render_input_requests(run, chat.pending_requests(run))

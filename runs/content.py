@@ -47,6 +47,17 @@ BLOCK_SCHEMAS = {
         ["id", "name", "input"],
         {"id": {"type": "string"}, "name": {"type": "string"}, "input": {"type": "object"}},
     ),
+    # agentscope 2.x (Python and Java): a tool call whose input is the raw JSON text streamed so
+    # far, and where the permission system has it (pending, asking, allowed, submitted, finished).
+    "tool_call": _block(
+        ["id", "name", "input"],
+        {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "input": {"type": ["string", "object"]},
+            "state": _OPTIONAL_TEXT,
+        },
+    ),
     "tool_result": _block(
         ["id", "name", "output"],
         {
@@ -54,6 +65,8 @@ BLOCK_SCHEMAS = {
             "name": {"type": "string"},
             # A string, or a list of blocks checked one by one below.
             "output": {"type": ["string", "array"]},
+            # agentscope 2.x: success, error, interrupted, denied, running.
+            "state": _OPTIONAL_TEXT,
         },
     ),
     # agentscope 2.x: text a middleware or retrieval gave the model, and who gave it.

@@ -25,6 +25,14 @@ def message_changed(run, reply_pk, message_pk):
     return [run_group(run.pk)], event
 
 
+def chat_removed(run, reply_pks, message_pks):
+    """Replies and messages deleted from a run's chat (a chat rebuilt from late spans): open
+    pages take them out before the ones stored again in their place arrive."""
+    key = "removed:" + ",".join(map(str, [*reply_pks, "", *message_pks]))
+    event = {"kind": "removed", "key": key, "run": run.pk, "replies": list(reply_pks), "messages": list(message_pks)}
+    return [run_group(run.pk)], event
+
+
 def input_changed(run, request_pk):
     return [run_group(run.pk)], {"kind": "input", "key": request_pk, "run": run.pk, "request": request_pk}
 

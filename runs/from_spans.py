@@ -367,7 +367,7 @@ def _store_chat(run, replies, messages, reorder, now):
 
     The chat shows replies and messages in the order of their rows. Spans that arrive late can
     put a message before ones already stored: those from there on are deleted and stored again,
-    in order (an open page shows them again; the gone ones until it reloads).
+    in order; open pages are told to take the deleted ones out first.
     """
     conversation_id = run.pk
     order = list(dict.fromkeys(message["reply"] for message in messages))
@@ -375,11 +375,29 @@ def _store_chat(run, replies, messages, reorder, now):
     pushed = Message.objects.filter(reply=OuterRef("pk")).exclude(msg_id__startswith=MESSAGE_ID_PREFIX)
     replies_made = Reply.objects.filter(run=run).exclude(Exists(pushed))
     stored = list(replies_made.order_by("pk").values_list("reply_id", "pk", "name"))
+    wanted = [message_id(conversation_id, message["key"]) for message in messages]
+    rows = (
+        Message.objects.filter(run=run, msg_id__startswith=MESSAGE_ID_PREFIX)
+        .order_by("pk")
+        .values_list("msg_id", "pk", "reply_id", "name", "role", "content")
+    )
+    have = list(rows)
+    removed_replies, removed_messages = [], []
     if reorder:
         keep = _common_prefix([reply_id for reply_id, _, _ in stored], order)
-        if stored[keep:]:
-            Reply.objects.filter(pk__in=[pk for _, pk, _ in stored[keep:]]).delete()
-            stored = stored[:keep]
+        removed_replies = [pk for _, pk, _ in stored[keep:]]
+        stored = stored[:keep]
+        keep = _common_prefix([row[0] for row in have], wanted)
+        removed_messages = [row[1] for row in have[keep:]]
+        have = have[:keep]
+        # A reply deleted takes its messages with it.
+        gone = set(removed_replies)
+        removed_messages += [row[1] for row in have if row[2] in gone]
+        have = [row for row in have if row[2] not in gone]
+    if removed_messages or removed_replies:
+        Message.objects.filter(pk__in=removed_messages).delete()
+        Reply.objects.filter(pk__in=removed_replies).delete()
+        live.publish_on_commit(events.chat_removed(run, removed_replies, removed_messages))
     reply_pks = {reply_id: (pk, name) for reply_id, pk, name in stored}
     for reply_id in order:
         pk, name = reply_pks.get(reply_id, (None, None))
@@ -389,18 +407,6 @@ def _store_chat(run, replies, messages, reorder, now):
             )
         reply_pks[reply_id] = (pk, replies[reply_id])
 
-    wanted = [message_id(conversation_id, message["key"]) for message in messages]
-    rows = (
-        Message.objects.filter(run=run, msg_id__startswith=MESSAGE_ID_PREFIX)
-        .order_by("pk")
-        .values_list("msg_id", "pk", "reply_id", "name", "role", "content")
-    )
-    have = list(rows)
-    if reorder:
-        keep = _common_prefix([row[0] for row in have], wanted)
-        if have[keep:]:
-            Message.objects.filter(pk__in=[row[1] for row in have[keep:]]).delete()
-            have = have[:keep]
     have = {row[0]: row[1:] for row in have}
     last_of_reply = {}
     for msg_id, message in zip(wanted, messages, strict=True):

@@ -353,11 +353,15 @@ class Reply(models.Model):
         return f"{self.name or '?'} reply {self.reply_id}"
 
 
+# agentscope 1.x calls a tool with a tool_use block, the 2.0 content model with tool_call.
+TOOL_CALL_TYPES = frozenset({"tool_use", "tool_call"})
+
+
 def count_tool_calls(content):
-    """The tool_use blocks of a message's content."""
+    """The tool calls (tool_use, tool_call blocks) of a message's content."""
     if not isinstance(content, list):
         return 0
-    return sum(1 for block in content if isinstance(block, dict) and block.get("type") == "tool_use")
+    return sum(1 for block in content if isinstance(block, dict) and block.get("type") in TOOL_CALL_TYPES)
 
 
 class MessageManager(models.Manager):

@@ -155,6 +155,28 @@ def block_type(block):
     return block.get("type") if isinstance(block, dict) else "unknown"
 
 
+# What the 2.0 content model's tool call states mean to a person watching the run.
+_CALL_STATES = {
+    "pending": "pending",
+    "asking": "waiting for approval",
+    "allowed": "approved",
+    "submitted": "running elsewhere",
+    "finished": "done",
+}
+_FAILED_RESULT_STATES = frozenset({"error", "interrupted", "denied"})
+
+
+@register.filter
+def call_state(state):
+    return _CALL_STATES.get(state, state) if isinstance(state, str) else ""
+
+
+@register.filter
+def result_failed(block):
+    """A 2.x tool result that did not succeed (error, interrupted, denied)."""
+    return isinstance(block, dict) and block.get("state") in _FAILED_RESULT_STATES
+
+
 @register.filter
 def media_kind(block):
     """'base64', 'url' or '' for a media block's source."""

@@ -53,6 +53,10 @@ VALID = {
         }
     ],
     "tool_result with empty output": [{"type": "tool_result", "id": "c", "name": "noop", "output": []}],
+    "2.x tool_call and tool_result with their states": [
+        {"type": "tool_call", "id": "c1", "name": "get_weather", "input": '{"city": "Par', "state": "pending"},
+        {"type": "tool_result", "id": "c1", "name": "get_weather", "output": "sunny", "state": "success"},
+    ],
     "an unknown block type": [{"type": "hologram", "frames": [1, 2, 3]}],
     "an unknown block in a tool result": [
         {"type": "tool_result", "id": "c", "name": "x", "output": [{"type": "hologram"}]}
@@ -112,6 +116,12 @@ INVALID = {
         [{"type": "tool_use", "id": "c", "name": "f", "input": "{}"}],
         "msg.content[0].input",
         "'object'",
+    ),
+    "tool_call without name": ([{"type": "tool_call", "id": "c", "input": "{}"}], "msg.content[0]", "'name'"),
+    "tool_call with a number as input": (
+        [{"type": "tool_call", "id": "c", "name": "f", "input": 3}],
+        "msg.content[0].input",
+        None,
     ),
     "tool_result without output": ([{"type": "tool_result", "id": "c", "name": "f"}], "msg.content[0]", "'output'"),
     "tool_result with a number as output": (

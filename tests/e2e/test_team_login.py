@@ -9,6 +9,7 @@ import sys
 import pytest
 import requests
 
+from tests.support import browser
 from tests.support.browser import screenshot
 from tests.support.server import ROOT, StudioServer
 from tests.support.waiting import query, wait_for
@@ -48,11 +49,7 @@ def team_studio(tmp_path_factory):
 
 
 def log_in(page, server, username, password=PASSWORD, path="/"):
-    page.goto(server.url + path)
-    page.wait_for_selector("#id_username")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click(".auth-card button[type=submit]")
+    browser.log_in(page, server.url, username, password, path)
 
 
 def test_a_member_logs_in_sees_the_project_and_answers_as_themselves(team_studio, page):

@@ -8,28 +8,10 @@ import pytest
 import requests
 
 from tests.support.agentscope_env import run_agent, start_agent
-from tests.support.server import StudioServer
-from tests.support.team import fresh_database, sql, worker_env
+from tests.support.team import sql
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def database():
-    with fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-def workers(database, tmp_path):
-    env = worker_env(database)
-    servers = [StudioServer(tmp_path / f"worker{i}", env=dict(env), server="uvicorn") for i in range(2)]
-    for server in servers:
-        server.start()
-    yield servers
-    for server in servers:
-        server.stop()
 
 
 def test_messages_and_answers_cross_between_workers(workers, database, page, tmp_path):

@@ -20,32 +20,21 @@ import requests
 from tests.factories import served_question, served_run
 from tests.support.agent_socket import Agent
 from tests.support.agentscope_env import start_agent
+from tests.support.browser import log_in
 from tests.support.nginx import Nginx
-from tests.support.server import StudioServer
-from tests.support.team import fresh_database, sql, worker_env
+from tests.support.team import add_person, sql
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 PROJECT = "TeamBookings"
+PASSWORD = "correct-Horse-7-battery"
 # A dead worker is noticed 3 s after its last heartbeat; a run without a socket finishes 2 s later.
 ENV = {"STUDIO_WORKER_TIMEOUT": "3", "STUDIO_DISCONNECT_GRACE": "2"}
 
 
 @pytest.fixture
-def database():
-    with fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-def workers(database, tmp_path):
-    env = worker_env(database, **ENV)
-    servers = [StudioServer(tmp_path / f"worker{i}", env=dict(env), server="uvicorn") for i in range(2)]
-    for server in servers:
-        server.start()
-    yield servers
-    for server in servers:
-        server.stop()
+def worker_settings():
+    return ENV
 
 
 @pytest.fixture
@@ -63,8 +52,11 @@ def studio_url(team):
 
 
 @pytest.fixture
-def person(page):
-    """A person's browser on the team's Studio (where a login will go)."""
+def person(page, team):
+    """A member's browser on the team's Studio, logged in (through nginx, a login is required)."""
+    add_person(team.database, "mia", PASSWORD, PROJECT, "member")
+    log_in(page, team.url, "mia", PASSWORD)
+    page.wait_for_selector("#project-rows")
     return page
 
 

@@ -276,3 +276,53 @@ def test_a_usage_with_other_names_and_hostile_values_is_shown_as_text(client):
     assert "<dt>Input tokens</dt><dd>7</dd>" in inspector
     assert "<dt>&lt;b&gt;cost&lt;/b&gt;</dt><dd>&lt;script&gt;alert(1)&lt;/script&gt;</dd>" in inspector
     assert "<dt>nested</dt><dd>{&quot;a&quot;: 1}</dd>" in inspector
+
+
+def test_a_2x_tool_call_shows_as_a_call_with_its_input_parsed_and_its_state_in_words(client):
+    message = push_java_message(
+        client,
+        [
+            {
+                "type": "tool_call",
+                "id": "call_7",
+                "name": "delete_file",
+                "input": '{"path": "/tmp/a"}',
+                "state": "asking",
+            },
+            {"type": "tool_call", "id": "call_8", "name": "stream", "input": '{"pa', "state": "pending"},
+        ],
+    )
+    html = page(client, message.run)
+    [first, second] = Page(html).with_class("tool-use")
+    assert first[1]["data-call"] != second[1]["data-call"]  # each pairs with its own result
+    assert "call <code>call_7</code>" in html and "call <code>call_8</code>" in html
+    assert "<strong>delete_file</strong>" in html
+    assert "&quot;path&quot;: &quot;/tmp/a&quot;" in html  # the raw JSON text, parsed and indented
+    assert "{&quot;pa" in html  # still streaming: shown as it came
+    assert '<span class="call-state asking">waiting for approval</span>' in html
+    assert "tool_call block" not in html and '"type": "tool_call"' not in html
+    assert message.tool_calls == 2
+
+
+def test_a_2x_tool_result_that_failed_is_marked_and_says_how(client):
+    push_java_message(client, [{"type": "tool_call", "id": "c", "name": "rm", "input": "{}", "state": "finished"}])
+    message = push_java_message(
+        client,
+        [
+            {
+                "type": "tool_result",
+                "id": "c",
+                "name": "rm",
+                "output": "permission denied by the user",
+                "state": "denied",
+            }
+        ],
+        role="TOOL",
+        msg_id="m2",
+    )
+    html = page(client, message.run)
+    [(_, result)] = Page(html).with_class("tool-result")
+    assert "failed" in result["class"].split()
+    assert '<span class="call-state denied">denied</span>' in html
+    assert '<span class="call-state finished">done</span>' in html
+    assert "permission denied by the user" in html

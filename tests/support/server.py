@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import requests
@@ -122,7 +121,9 @@ class StudioServer:
         if "DATABASE_URL" in os.environ and "DATABASE_URL" not in self.extra_env:
             # The suite on a team's database (make test-team): each server a database of its own,
             # as each has a data directory of its own on SQLite; kept across restart().
-            self._database = self._database or create_database()
+            from tests.support.team import create_database  # psycopg: only this suite loads it
+
+            self._database = self._database or create_database(os.environ["DATABASE_URL"])
             env["DATABASE_URL"] = self._database
         if "REDIS_URL" in os.environ and "STUDIO_REDIS_PREFIX" not in self.extra_env:
             env["STUDIO_REDIS_PREFIX"] = self._redis_prefix
@@ -176,6 +177,8 @@ class StudioServer:
         if self._tmp is not None and not self.keep:
             shutil.rmtree(self._tmp, ignore_errors=True)
         if self._database is not None and not self.keep:
+            from tests.support.team import drop_database
+
             drop_database(self._database)
             self._database = None
 
@@ -195,22 +198,3 @@ class StudioServer:
 
     def post(self, procedure, body, **kwargs):
         return requests.post(f"{self.url}/trpc/{procedure}", json=body, timeout=10, **kwargs)
-
-
-def create_database(base_url=None):
-    """A new, empty database on the PostgreSQL server that `base_url` (else DATABASE_URL) names."""
-    import psycopg  # only the team-mode suite needs it loaded
-
-    base = (base_url or os.environ["DATABASE_URL"]).rsplit("/", 1)[0]
-    name = f"studio_srv_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return f"{base}/{name}"
-
-
-def drop_database(url):
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

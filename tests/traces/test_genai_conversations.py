@@ -171,3 +171,47 @@ def test_a_message_pushed_to_a_run_made_from_spans_survives_its_rebuilds(client)
     post(client, fresh_ids(spans, "later"))  # a later turn: the chat is rebuilt
     assert Reply.objects.filter(run_id=CONVERSATION, reply_id="pushed-reply").count() == 1
     assert Message.objects.filter(run_id=CONVERSATION).exclude(msg_id__startswith="otel-").count() == 1
+
+
+def test_messages_stored_again_in_order_are_taken_out_of_open_pages_first(
+    client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from runs.consumers import RunConsumer
+
+    # The exporter sends a later turn (about Lisbon) before the first one (about Paris).
+    later = [
+        {
+            **span,
+            "start": str(int(span["start"]) + 10**12),
+            "end": str(int(span["end"]) + 10**12),
+            "attributes": {
+                k: v.replace("Paris", "Lisbon") if isinstance(v, str) else v for k, v in span["attributes"].items()
+            },
+        }
+        for span in fresh_ids(capture_spans(CAPTURE), "turn2")
+    ]
+    post(client, later)
+    before = set(Message.objects.filter(run_id=CONVERSATION).values_list("pk", flat=True))
+    replies_before = set(Reply.objects.filter(run_id=CONVERSATION).values_list("pk", flat=True))
+    sent = []
+    monkeypatch.setattr("studio.live.publish_now", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, capture_spans(CAPTURE))  # the earlier turn: the later one is stored again after it
+    after = set(Message.objects.filter(run_id=CONVERSATION).values_list("pk", flat=True))
+    kinds = [event["kind"] for _, event in sent]
+    [removed] = [event for _, event in sent if event["kind"] == "removed"]
+    assert set(removed["messages"]) == before - after and removed["messages"]
+    assert set(removed["replies"]) <= replies_before
+    # Taken out before any message is sent again, so a page never shows one twice.
+    assert kinds.index("removed") < kinds.index("message")
+
+    page = RunConsumer()
+    page.run_id, page.replies_sent = CONVERSATION, set(removed["replies"])
+    html = page.render(removed)
+    for pk in removed["messages"]:
+        assert f'<div id="msg-{pk}" data-live="remove"></div>' in html
+    for pk in removed["replies"]:
+        assert f'<div id="reply-{pk}" data-live="remove"></div>' in html
+    assert not page.replies_sent  # the bubble of a reply stored again is sent again
+    texts = [m.content[-1].get("text") for m in Message.objects.filter(run_id=CONVERSATION).order_by("pk")]
+    assert texts[3] == "Paris is sunny." and texts[-1] == "Lisbon is sunny."
