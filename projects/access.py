@@ -151,6 +151,15 @@ def may_import_into(user, project_name, login_is_required=True):
     return may(user, project_id, MANAGE)
 
 
+def may_import_somewhere(user, login_is_required=True):
+    """Whether to offer the projects page's import form: some project would take a bundle."""
+    if not login_is_required or may_create_projects(user):
+        return True
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return default_role() == Role.ADMIN or Membership.objects.filter(user=user, role=Role.ADMIN).exists()
+
+
 def may_use_admin(user, login_is_required=True):
     """The Django admin: staff on a local Studio (as Django has it); only superusers in team mode,
     where the admin's model permissions would cut across projects' roles."""
