@@ -29,7 +29,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, exception_handler
 
 from projects import access
 from projects.models import ProjectToken
@@ -89,11 +89,8 @@ def _first_message(detail):
 
 
 def handle_exception(exc, context):
-    """Every error of the API in its one shape (DRF's own is {"detail": ...})."""
-    if isinstance(exc, Http404):
-        return Response(error_body(str(exc) or "Not found"), status=404)
-    if isinstance(exc, DjangoPermissionDenied):
-        return Response(error_body(str(exc) or "Your role may not do this"), status=403)
+    """Every error of the API in its one shape (DRF's own is {"detail": ...}). DRF's handler
+    still decides the status and headers (WWW-Authenticate, Retry-After)."""
     if isinstance(exc, Rejected):
         return Response(error_body(exc.message, exc.errors), status=exc.status)
     if isinstance(exc, exceptions.ValidationError):
@@ -101,17 +98,19 @@ def handle_exception(exc, context):
         errors = {field: _first_message(value) for field, value in detail.items()}
         message = "; ".join(f"{field}: {why}" if field else why for field, why in errors.items())
         return Response(error_body(message, errors), status=400)
-    if isinstance(exc, exceptions.APIException):
-        body = error_body(_first_message(exc.detail))
-        if isinstance(exc, exceptions.NotAuthenticated):
-            body["login"] = reverse("login")
-        response = Response(body, status=exc.status_code)
-        if getattr(exc, "auth_header", None):
-            response["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            response["Retry-After"] = str(int(exc.wait))
-        return response
-    return None  # a bug: Django's 500
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django's 500
+    if isinstance(exc, Http404):
+        message = str(exc) or "Not found"
+    elif isinstance(exc, DjangoPermissionDenied):
+        message = str(exc) or "Your role may not do this"
+    else:
+        message = _first_message(exc.detail)
+    response.data = error_body(message)
+    if isinstance(exc, exceptions.NotAuthenticated):
+        response.data["login"] = reverse("login")
+    return response
 
 
 class ApiView(APIView):
