@@ -318,3 +318,13 @@ def bundle_of(run_id):
     out = io.BytesIO()
     bundles.write(Run.objects.select_related("project").get(pk=run_id), out)
     return out.getvalue()
+
+
+def test_the_docs_page_loads_swagger_ui_from_studios_own_static_files(client, settings):
+    settings.STUDIO_AUTH = True  # the schema and its docs hold no data: no login needed
+    page = client.get("/api/docs/").text
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower() and "//unpkg" not in page
+    assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+    schema = client.get("/api/schema/", headers={"Accept": "application/json"})
+    assert schema.status_code == 200 and "/api/v1/runs" in schema.json()["paths"]
