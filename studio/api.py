@@ -44,6 +44,8 @@ class ProjectTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         if not access.login_required(request):
             return None  # the local default: nobody needs one, and one sent is not checked
+        # The agents' work (not on main yet) brings projects.tokens.secret_in, one parser of
+        # Authorization for every surface: this bearer-only reading gives way to it when it lands.
         scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
         if scheme.lower() != BEARER:
             return None  # perhaps a session
