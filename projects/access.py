@@ -8,6 +8,10 @@ local default, `studio.auth_mode`), everyone may do everything, as before.
 - member: also answers its input requests;
 - admin: also deletes runs and the project, and manages its tokens and members.
 
+A project token (`Authorization: Bearer sst_…`, authenticated by the API's
+`studio.api.ProjectTokenAuthentication`) reads its own project through the API: VIEW there,
+nothing elsewhere, nothing more.
+
 Superusers are admin everywhere. A logged-in person with no membership of a project has
 STUDIO_DEFAULT_ROLE there ("viewer" unless set; "none" hides projects nobody added them to),
 so a project that an agent creates is seen by the whole team and answered by its members.
@@ -20,7 +24,7 @@ from django.http import Http404
 
 from studio import auth_mode
 
-from .models import Membership, Project, Role
+from .models import Membership, Project, ProjectToken, Role
 
 VIEW, ANSWER, MANAGE = Role.VIEWER, Role.MEMBER, Role.ADMIN  # the role each kind of action needs
 
@@ -59,10 +63,28 @@ def may(user, project, needed, login_is_required=True):
     return role is not None and role.rank >= Role(needed).rank
 
 
+def token_of(request):
+    """The project token an API request authenticated with, or None (a person, or the pages)."""
+    auth = getattr(request, "auth", None)  # DRF's request; a plain HttpRequest has none
+    return auth if isinstance(auth, ProjectToken) else None
+
+
+def token_may(token, project, needed):
+    """A project token may read its own project, and do nothing else anywhere."""
+    return Role(needed) == VIEW and getattr(project, "pk", project) == token.project_id
+
+
 def require(request, project, needed):
     """Raise 404 when the person may not see the project at all (its name stays private), else
     403 when their role is below `needed`."""
     required = login_required(request)
+    token = token_of(request) if required else None
+    if token is not None:
+        if token_may(token, project, needed):
+            return
+        if getattr(project, "pk", project) == token.project_id:
+            raise PermissionDenied("A project token only reads its project: log in to do this.")
+        raise Http404("No such project")
     if may(request.user, project, needed, required):
         return
     if needed != VIEW and may(request.user, project, VIEW, required):
@@ -80,6 +102,16 @@ def visible(user, projects=None, login_is_required=True):
     if default_role() is not None:
         return projects
     return projects.filter(Q(memberships__user=user)).distinct()
+
+
+def visible_to(request, projects=None):
+    """The projects (a queryset) this request may see: a token's own project, or the person's."""
+    required = login_required(request)
+    token = token_of(request) if required else None
+    if token is not None:
+        projects = Project.objects.all() if projects is None else projects
+        return projects.filter(pk=token.project_id)
+    return visible(request.user, projects, required)
 
 
 def where_may(user, project_ids, needed, login_is_required=True):
@@ -106,6 +138,26 @@ def may_create_projects(user, login_is_required=True):
     if not login_is_required:
         return True
     return user is not None and user.is_active and user.has_perm("projects.add_project")
+
+
+def may_import_into(user, project_name, login_is_required=True):
+    """A run bundle brings a whole run into the project it names: that needs the admin role
+    there, or, for a project that does not exist yet, the right to make projects."""
+    if not login_is_required:
+        return True
+    project_id = Project.objects.filter(name=project_name).values_list("pk", flat=True).first()
+    if project_id is None:
+        return may_create_projects(user)
+    return may(user, project_id, MANAGE)
+
+
+def may_import_somewhere(user, login_is_required=True):
+    """Whether to offer the projects page's import form: some project would take a bundle."""
+    if not login_is_required or may_create_projects(user):
+        return True
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return default_role() == Role.ADMIN or Membership.objects.filter(user=user, role=Role.ADMIN).exists()
 
 
 def may_use_admin(user, login_is_required=True):

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.project_list, name="projects"),
     path("project-delete/<int:pk>/", views.delete_project, name="project-delete"),
     path("project-new/", views.create_project, name="project-new"),
+    path("run-import/", views.import_run, name="run-import"),
     # Before the runs app's catch-all project page (a project named "x/settings" loses its run list).
     re_path(r"^projects/(?P<project_name>.+)/settings/$", views.project_settings, name="project-settings"),
     path("project-settings/<int:pk>/members/", views.save_member, name="member-save"),

@@ -12,10 +12,12 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
+from runs import bundles
 from runs.models import Run
 from studio import live
 from studio.db import writing
 from studio.htmx import render_page
+from studio.rejected import Rejected
 from studio.storable import storable
 from traces.models import Trace
 
@@ -67,6 +69,7 @@ def project_list(request):
         "managed": access.where_may(request.user, [p.pk for p in page.object_list], access.MANAGE, required),
         # Agents make projects by naming them; in team mode people with the permission may too.
         "may_create": required and access.may_create_projects(request.user),
+        "may_import": access.may_import_somewhere(request.user, required),
     }
     return render_page(request, "projects/index.html", context)
 
@@ -94,6 +97,32 @@ def create_project(request):
     if error:
         return render(request, "projects/index.html#new-project", {"new_error": error, "new_name": name}, status=400)
     url = reverse("project-settings", args=[project.name])
+    if request.htmx:
+        response = HttpResponse(status=201)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@require_POST
+def import_run(request):
+    """The projects page's import form: a run bundle (runs/bundles.py) into the project it names.
+    Refusals are shown in the form (a broken file, a role that may not import there)."""
+    upload = request.FILES.get("bundle")
+    error = None
+    if upload is None:
+        error = "Choose a run bundle file (.studio-run.jsonl.gz)."
+    else:
+        try:
+            bundle = bundles.read(upload.read())
+            if not access.may_import_into(request.user, bundle.project, access.login_required(request)):
+                raise Rejected(bundles.IMPORT_REFUSED, 403)
+            imported = bundles.store(bundle)
+        except Rejected as exc:
+            error = exc.message
+    if error:
+        return render(request, "projects/index.html#import-run", {"import_error": error}, status=400)
+    url = reverse("run", args=[imported.project, imported.run])
     if request.htmx:
         response = HttpResponse(status=201)
         response["HX-Redirect"] = url

@@ -299,30 +299,34 @@ async def answer_input(request, run_id, request_id):
         refusal, answered_by = await sync_to_async(_answering_refused)(request, run_id)
         if refusal is not None:
             return refusal
-    if request.content_type != "application/json":
-        return JsonResponse({"error": "Content-Type must be application/json"}, status=415)
-    size = _body_size(request)
-    if size > settings.STUDIO_MAX_ANSWER_FRAME_BYTES:
-        return JsonResponse({"error": answers.too_large_message(size), "errors": {"blocks": "too large"}}, status=413)
     try:
-        body = storable.loads(request.body)
-    except ValueError as exc:
-        return JsonResponse({"error": f"Invalid JSON: {exc}"}, status=400)
-    except RecursionError:
-        return JsonResponse({"error": "Invalid JSON: nested too deeply"}, status=400)
-    if not isinstance(body, dict):
-        return JsonResponse({"error": "The body must be a JSON object", "field": ""}, status=400)
-    blocks = body.get("blocks")
-    if blocks is None and isinstance(body.get("text"), str):
-        blocks = [{"type": "text", "text": body["text"]}]
-    try:
+        blocks, structured, by = answer_of(request)
         await answers.answer(
-            run_id,
-            request_id,
-            blocks if blocks is not None else [],
-            body.get("structured"),
-            answered_by=answered_by if answered_by is not None else _answered_by_locally(body),
+            run_id, request_id, blocks, structured, answered_by=answered_by if answered_by is not None else by
         )
     except Rejected as exc:
         return JsonResponse({"error": exc.message, "errors": exc.errors}, status=exc.status)
     return JsonResponse({"ok": True, "requestId": request_id})
+
+
+def answer_of(request):
+    """(blocks, structured, who it says it is) of an answer's JSON body, or Rejected.
+
+    The same for this endpoint and the API's (runs/api.py)."""
+    if request.content_type != "application/json":
+        raise Rejected("Content-Type must be application/json", 415)
+    size = _body_size(request)
+    if size > settings.STUDIO_MAX_ANSWER_FRAME_BYTES:
+        raise Rejected(answers.too_large_message(size), 413, errors={"blocks": "too large"})
+    try:
+        body = storable.loads(request.body)
+    except ValueError as exc:
+        raise Rejected(f"Invalid JSON: {exc}") from None
+    except RecursionError:
+        raise Rejected("Invalid JSON: nested too deeply") from None
+    if not isinstance(body, dict):
+        raise Rejected("The body must be a JSON object", errors={"": "must be an object"})
+    blocks = body.get("blocks")
+    if blocks is None and isinstance(body.get("text"), str):
+        blocks = [{"type": "text", "text": body["text"]}]
+    return (blocks if blocks is not None else []), body.get("structured"), _answered_by_locally(body)

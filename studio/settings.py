@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "projects",
@@ -209,6 +211,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Agents send base64 media inline: a message can be megabytes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("STUDIO_MAX_BODY_BYTES", 64 * 1024 * 1024)
+# A run bundle (runs/bundles.py) is checked whole in memory before it is stored: its size at
+# most, decompressed. The compressed upload is held to DATA_UPLOAD_MAX_MEMORY_SIZE.
+STUDIO_BUNDLE_MAX_BYTES = env_int("STUDIO_BUNDLE_MAX_BYTES", 512 * 1024 * 1024)
 OTLP_MAX_BODY_BYTES = env_int("STUDIO_OTLP_MAX_BODY_BYTES", 32 * 1024 * 1024)
 # OTLP over gRPC (traces/otlp_grpc.py; needs requirements-grpc.txt): 0 turns it off.
 STUDIO_OTLP_GRPC_PORT = env_int("STUDIO_OTLP_GRPC_PORT", 4317)
@@ -251,6 +256,27 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The read API (/api/v1/, studio/api.py) sets its own authentication and permissions; the
+    # agent endpoints above use DRF without any, for speed.
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The API's OpenAPI schema at /api/schema/, its docs at /api/docs/ (Swagger UI, from static files).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Studio API",
+    "DESCRIPTION": (
+        "Read a Studio's projects, runs, chats, input requests and spans; answer input requests; "
+        "export and import run bundles. In team mode: a session (with its CSRF token for POST) or "
+        "`Authorization: Bearer sst_…`, a project token, which reads its own project."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["studio.api.only_the_api"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -22,6 +22,7 @@ urlpatterns = [
     re_path(r"^(?:/+)?trpc/(?P<procedure>[^/]*)/?$", unknown_procedure),
     re_path(r"^(?:/+)?v1/traces/?$", ingest_traces, name="otlp-traces"),
     path("admin/", admin.site.urls),
+    path("", include("studio.api_urls")),
     # Django's views in Studio's layout; LoginView keeps its POST out of error reports.
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

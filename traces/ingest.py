@@ -59,6 +59,24 @@ def store(spans, project=None):
     return stored
 
 
+def store_columns(rows):
+    """Insert spans given as their own columns (a run bundle's, runs/bundles.py: run and project
+    set, JSON columns as values), inside the caller's `writing()` transaction. A span already
+    stored is left as it is; the totals of their traces are recomputed. Returns how many were new.
+    """
+    if not rows:
+        return 0
+    prepared = []
+    for row in rows:
+        row = dict(row)
+        for name in ("attributes", *_SHARED_JSON_COLUMNS):
+            row[name] = _encode_json(row[name])
+        prepared.append(row)
+    stored = _insert(prepared)
+    update_traces({row["trace_id"] for row in rows})
+    return stored
+
+
 # Stored as JSON text, as are the attributes (the others are plain values).
 _SHARED_JSON_COLUMNS = ("events", "links", "dropped", "resource", "scope")
 

@@ -1,4 +1,5 @@
-"""OTLP/HTTP trace export requests: bytes in, plain spans out. No database here.
+"""OTLP/HTTP trace export requests: bytes in, plain spans out; and plain spans out as OTLP/JSON
+again (`encode_json`, a run's spans as a download). No database here.
 
 The specification (opentelemetry.io/docs/specs/otlp/#otlphttp) allows two encodings, protobuf
 and JSON; JSON differs from protobuf's own JSON mapping in that trace and span ids are hex, not
@@ -21,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
 from studio import storable
 from studio.rejected import Rejected
@@ -355,3 +357,110 @@ def _varint(number):
         else:
             out.append(byte)
             return bytes(out)
+
+
+# ---- the other way: plain spans (as `spans_of` gives and the database stores them) out as OTLP/JSON ----
+
+
+def encode_json(spans):
+    """An ExportTraceServiceRequest in OTLP/JSON (a dict) holding these plain spans: one
+    resourceSpans per resource, one scopeSpans per scope, ids in hex, times as strings of
+    nanoseconds, enums as numbers, as the specification writes it. `parse(…, JSON)` and
+    `spans_of` read it back to the same spans."""
+    request = ExportTraceServiceRequest()
+    groups = {}
+    for span in spans:
+        resource_key = json.dumps(span["resource"], sort_keys=True, default=str)
+        scope_key = json.dumps(span["scope"], sort_keys=True, default=str)
+        if resource_key not in groups:
+            resource_spans = request.resource_spans.add()
+            resource_spans.resource.attributes.extend(_key_values(span["resource"]))
+            groups[resource_key] = (resource_spans, {})
+        resource_spans, scopes = groups[resource_key]
+        if scope_key not in scopes:
+            scope_spans = resource_spans.scope_spans.add()
+            scope = span["scope"] or {}
+            scope_spans.scope.name = scope.get("name", "")
+            scope_spans.scope.version = scope.get("version", "")
+            scope_spans.scope.attributes.extend(_key_values(scope.get("attributes") or {}))
+            scopes[scope_key] = scope_spans
+        _fill_span(scopes[scope_key].spans.add(), span)
+    document = json_format.MessageToDict(request, use_integers_for_enums=True)
+    _base64_ids_to_hex(document)
+    return document
+
+
+def _fill_span(out, span):
+    out.trace_id = bytes.fromhex(span["trace_id"])
+    out.span_id = bytes.fromhex(span["span_id"])
+    if span["parent_span_id"]:
+        out.parent_span_id = bytes.fromhex(span["parent_span_id"])
+    out.trace_state = span.get("trace_state") or ""
+    out.flags = span.get("flags") or 0
+    out.name = span["name"]
+    out.kind = span["kind"]
+    out.start_time_unix_nano = span["start_time_ns"]
+    out.end_time_unix_nano = span["end_time_ns"]
+    out.status.code = span["status_code"]
+    out.status.message = span.get("status_message") or ""
+    out.attributes.extend(_key_values(span["attributes"]))
+    for event in span.get("events") or []:
+        added = out.events.add(name=event.get("name", ""), time_unix_nano=event.get("time_ns", 0))
+        added.attributes.extend(_key_values(event.get("attributes") or {}))
+        added.dropped_attributes_count = event.get("dropped_attributes_count", 0)
+    for link in span.get("links") or []:
+        added = out.links.add(
+            trace_id=bytes.fromhex(link["trace_id"]),
+            span_id=bytes.fromhex(link["span_id"]),
+            trace_state=link.get("trace_state", ""),
+            flags=link.get("flags", 0),
+        )
+        added.attributes.extend(_key_values(link.get("attributes") or {}))
+    dropped = span.get("dropped") or {}
+    out.dropped_attributes_count = dropped.get("attributes", 0)
+    out.dropped_events_count = dropped.get("events", 0)
+    out.dropped_links_count = dropped.get("links", 0)
+
+
+def _key_values(attributes):
+    return [KeyValue(key=key, value=_any_value(value)) for key, value in attributes.items()]
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _any_value(value):
+    """A stored attribute value as an AnyValue: the inverse of `any_value` (bytes were stored as
+    their base64 text, and come back as that string)."""
+    if isinstance(value, bool):
+        return AnyValue(bool_value=value)
+    if isinstance(value, int) and _INT64[0] <= value <= _INT64[1]:
+        return AnyValue(int_value=value)
+    if isinstance(value, float):
+        return AnyValue(double_value=value)
+    if isinstance(value, str):
+        return AnyValue(string_value=value)
+    if isinstance(value, list):
+        return AnyValue(array_value=ArrayValue(values=[_any_value(item) for item in value]))
+    if isinstance(value, dict):
+        return AnyValue(kvlist_value=KeyValueList(values=_key_values(value)))
+    if value is None:
+        return AnyValue()
+    return AnyValue(string_value=str(value))
+
+
+def _base64_ids_to_hex(document):
+    """protobuf's JSON mapping writes bytes as base64; OTLP/JSON writes trace and span ids in hex."""
+
+    def convert(holder, key):
+        if key in holder:
+            holder[key] = base64.b64decode(holder[key]).hex()
+
+    for resource_spans in document.get("resourceSpans", []):
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            for span in scope_spans.get("spans", []):
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    convert(span, key)
+                for link in span.get("links", []):
+                    convert(link, "traceId")
+                    convert(link, "spanId")
