@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.project_list, name="projects"),
+    path("overview/", views.overview_page, name="overview"),
     path("project-delete/<int:pk>/", views.delete_project, name="project-delete"),
     path("project-new/", views.create_project, name="project-new"),
     # Before the runs app's catch-all project page (a project named "x/settings" loses its run list).

@@ -58,3 +58,13 @@ def test_a_found_message_opens_its_run_scrolled_to_it(studio, page):
         > 200
     )
     screenshot(page, "search-result-opened")
+
+
+def test_the_overview_page_draws_its_chart(studio, page):
+    served_run(studio, f"Overview {uuid.uuid4().hex[:6]}")
+    page.goto(studio.url + "/")
+    page.get_by_role("link", name="Overview", exact=True).click()
+    page.locator("#count-runs").wait_for()
+    assert int(page.locator("#count-runs").inner_text()) >= 1
+    assert page.locator(".overview-chart rect").count() == 24
+    screenshot(page, "overview")
