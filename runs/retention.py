@@ -6,7 +6,7 @@ never goes. With an age, the spans of no run go with it too: traces of no run th
 the cutoff, and spans still waiting for their run (received before it).
 
 Every batch is a short transaction of its own through `studio.db.writing()`, at most `batch`
-rows of one table, and the pruner pauses as long as the batch took before the next one, so
+rows of one table, and the pruner pauses twice as long as the batch took before the next, so
 agents pushing meanwhile wait at most about one batch (bench/prune_soak.py measures it;
 bench/findings.md#retention). A run is deleted children first (spans, traces, messages,
 input requests, replies), the run row last. Each batch first checks, inside its transaction,
@@ -31,7 +31,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from studio import live
-from studio.db import writing
+from studio.db import incremental_vacuum, writing
 from traces.models import Span, Trace
 
 from . import events
@@ -39,7 +39,11 @@ from .models import AgentSocket, InputRequest, Message, Reply, Run
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH = 200
+# Between two batches the pruner waits twice as long as the batch took, at least PAUSE_MIN:
+# an agent's write waiting for the lock in another process (SQLite's busy handler sleeps in
+# growing steps) finds it free when it next looks (bench/findings.md#retention).
+PAUSE_MIN = 0.02
 VACUUM_PAGES = 256  # pages an incremental_vacuum step frees (1 MiB with 4 KiB pages)
 
 
@@ -124,8 +128,8 @@ def _untouched(run_id, seen):
 
 
 def _paced(step):
-    """Run `step` (one short transaction) until it deletes nothing, pausing as long as each took
-    so that writers queued behind it get their turn (SQLite's lock is not fair, nor across
+    """Run `step` (one short transaction) until it deletes nothing, pausing after each so that
+    writers queued behind it get their turn (SQLite's lock is not fair, nor across
     processes). Returns the rows deleted, or None if `step` found the run no longer prunable."""
     total = 0
     while True:
@@ -136,7 +140,7 @@ def _paced(step):
         total += deleted
         if not deleted:
             return total
-        time.sleep(min(time.monotonic() - started, 0.1))
+        time.sleep(max(2 * (time.monotonic() - started), PAUSE_MIN))
 
 
 def _delete(model, pks):
@@ -233,19 +237,15 @@ def give_space_back():
     if connection.vendor != "sqlite":
         return 0, 0  # PostgreSQL's autovacuum makes the space reusable; VACUUM FULL is the DBA's call
     page_size = _pragma("page_size")
+    if connection.in_atomic_block:
+        return 0, 0  # a caller's transaction (a test's): the pages go back after it, by a later prune
     if _pragma("auto_vacuum") != 2:  # 2: INCREMENTAL
         return 0, _pragma("freelist_count") * page_size
     freed = 0
-    while True:
-        with writing():
-            free = _pragma("freelist_count")
-            if not free:
-                break
-            with connection.cursor() as cursor:
-                cursor.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
-                cursor.fetchall()
+    while free := _pragma("freelist_count"):
+        incremental_vacuum(VACUUM_PAGES)
         freed += min(free, VACUUM_PAGES) * page_size
-        time.sleep(0.005)
+        time.sleep(PAUSE_MIN)
     return freed, 0
 
 

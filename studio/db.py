@@ -76,3 +76,12 @@ def give_agent_threads_a_big_cache(sender, connection, **kwargs):
     if connection.vendor == "sqlite" and threading.current_thread().name.startswith(AGENT_THREAD_PREFIX):
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size=-{AGENT_CACHE_KB}")
+
+
+def incremental_vacuum(pages):
+    """SQLite, auto_vacuum=INCREMENTAL: give up to `pages` free pages back to the file system, in
+    one short write transaction queued like any other. Through the driver's executescript: its
+    execute() steps a statement once, and this pragma frees one page a step."""
+    connection.ensure_connection()
+    with _sqlite_writer:
+        connection.connection.executescript(f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({int(pages)}); COMMIT;")

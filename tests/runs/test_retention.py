@@ -14,6 +14,7 @@ from projects.models import Project
 from runs import agent_link, retention, search
 from runs.models import InputRequest, Message, Reply, Run
 from tests.factories import make_message, make_project, make_question, make_reply, make_run
+from tests.support.backends import sqlite_only
 from traces.models import Span, Trace
 
 pytestmark = pytest.mark.django_db
@@ -262,3 +263,17 @@ def test_without_the_setting_nothing_is_pruned(fresh_retention_clock):
     full_run("old", last_active_days=4000)
     assert agent_link.prune_when_due(now=1000.0) is None
     assert data_of("old") == WHOLE
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_the_space_is_given_back():
+    run = full_run("big", last_active_days=40)
+    reply = Reply.objects.get(run=run)
+    for i in range(200):
+        make_message(reply, f"big-{i}", [{"type": "text", "text": "x" * 4000}])
+    report = retention.prune(older_than=timedelta(days=30))
+    assert report.freed_bytes > 200 * 4000
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA freelist_count")
+        assert cursor.fetchone()[0] == 0
