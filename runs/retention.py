@@ -39,12 +39,14 @@ from .models import AgentSocket, InputRequest, Message, Reply, Run
 
 log = logging.getLogger(__name__)
 
-BATCH = 200
+# Rows a transaction: 200 let a push wait up to 760 ms behind a prune in another process,
+# 50 up to 206 ms (p99 93 ms), at half the speed (bench/findings.md#retention).
+BATCH = 50
 # Between two batches the pruner waits twice as long as the batch took, at least PAUSE_MIN:
 # an agent's write waiting for the lock in another process (SQLite's busy handler sleeps in
 # growing steps) finds it free when it next looks (bench/findings.md#retention).
 PAUSE_MIN = 0.02
-VACUUM_PAGES = 256  # pages an incremental_vacuum step frees (1 MiB with 4 KiB pages)
+VACUUM_PAGES = 64  # pages an incremental_vacuum step frees (256 KiB with 4 KiB pages): a short write
 
 
 @dataclass
