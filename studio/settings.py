@@ -170,11 +170,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
-        # auto_vacuum=INCREMENTAL takes effect on a new database only (an existing one keeps
-        # its mode until a VACUUM: `manage.py prune --vacuum`); it lets a prune give the freed
-        # pages back in small steps (runs/retention.py, bench/findings.md#retention).
+        # A new database also gets auto_vacuum=INCREMENTAL (studio/db.py).
         "init_command": (
-            "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
             " PRAGMA cache_size=-4000; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=33554432;"
         ),
     }
