@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.project_list, name="projects"),
+    path("overview/", views.overview_page, name="overview"),
     path("project-delete/<int:pk>/", views.delete_project, name="project-delete"),
     path("project-new/", views.create_project, name="project-new"),
     path("run-import/", views.import_run, name="run-import"),

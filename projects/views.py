@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,7 +22,7 @@ from studio.rejected import Rejected
 from studio.storable import storable
 from traces.models import Trace
 
-from . import access, events
+from . import access, events, overview
 from .models import Membership, Project, ProjectToken, Role
 
 PROJECTS_PER_PAGE = 25
@@ -72,6 +73,17 @@ def project_list(request):
         "may_import": access.may_import_somewhere(request.user, required),
     }
     return render_page(request, "projects/index.html", context)
+
+
+@require_GET
+def overview_page(request):
+    """Projects, runs, messages, spans, tokens by model and by month: of what this person may see."""
+    required = access.login_required(request)
+    visible = list(access.visible(request.user, Project.objects.all(), required).values_list("pk", flat=True))
+    # Everything visible (locally, always): no filter, so every count is one index's size.
+    project_ids = None if len(visible) == Project.objects.count() else visible
+    context = overview.figures(project_ids, timezone.now())
+    return render(request, "projects/overview.html", context)
 
 
 @require_POST

@@ -17,12 +17,14 @@ import logging
 import os
 import secrets
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import socketio
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from projects import tokens
@@ -30,7 +32,7 @@ from studio import auth_mode, live
 from studio.leadership import leadership
 from studio.rejected import Rejected
 
-from . import events
+from . import events, retention
 from .agent_socket import NAMESPACE, run_room, sio
 from .answers import redeliver_pending, redeliver_unacknowledged
 from .models import AgentSocket, Run, Worker
@@ -167,3 +169,37 @@ async def sweep():
     for run in await database_sync_to_async(runs_changed)():
         await live.publish(events.run_changed(run))
     await redeliver_unacknowledged()
+    prune_when_due()
+
+
+# The periodic prune (STUDIO_RETENTION_DAYS) runs on a thread of its own, in batches that
+# leave room for agents' writes (runs/retention.py): the sweeps go on meanwhile.
+_retention_thread = ThreadPoolExecutor(1, thread_name_prefix="studio-retention")
+_retention = {"last": None, "future": None}
+
+
+def prune_when_due(now=None):
+    """Start the leader's prune if STUDIO_RETENTION_DAYS is set, none is running, and the last
+    one started STUDIO_RETENTION_INTERVAL ago or more; return its future, else None."""
+    days = settings.STUDIO_RETENTION_DAYS
+    if days is None:
+        return None
+    now = time.monotonic() if now is None else now
+    future, last = _retention["future"], _retention["last"]
+    if (future is not None and not future.done()) or (
+        last is not None and now - last < settings.STUDIO_RETENTION_INTERVAL
+    ):
+        return None
+    _retention["last"] = now
+    _retention["future"] = _retention_thread.submit(_prune, days)
+    return _retention["future"]
+
+
+def _prune(days):
+    close_old_connections()
+    try:
+        return retention.prune_by_setting(days)
+    except Exception:  # the next one tries again
+        log.exception("the retention prune failed")
+    finally:
+        connection.close()  # this thread's, idle for an interval now

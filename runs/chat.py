@@ -53,6 +53,13 @@ def attach_messages(replies):
         reply.hidden_count = max(count - len(reply.shown), 0)
 
 
+def has_newer(run, group, message):
+    """Whether the newest page leaves `message` (or, by reply, its reply) out."""
+    if group == GROUP_BY_MESSAGE:
+        return Message.objects.filter(run=run, pk__gt=message.pk)[:MESSAGES_PER_PAGE].count() >= MESSAGES_PER_PAGE
+    return Reply.objects.filter(run=run, pk__gt=message.reply_id)[:REPLIES_PER_PAGE].count() >= REPLIES_PER_PAGE
+
+
 def earlier_messages(reply, before):
     """Up to MESSAGES_PER_PAGE messages of a reply older than `before`, in order."""
     messages = list(reply.messages.filter(pk__lt=before).order_by("-pk")[: MESSAGES_PER_PAGE + 1])

@@ -8,6 +8,7 @@ RUN = r"(?P<run_id>.+?)"
 urlpatterns = [
     # By the project's pk: under /projects/<name>/runs/ it would shadow a run whose id is "more".
     path("project-runs/<int:project_pk>/more/", views.run_list_more, name="run-list-more"),
+    path("project-messages/<int:project_pk>/more/", views.message_hits_more, name="message-hits-more"),
     re_path(rf"^runs/{RUN}/older/$", views.older, name="run-older"),
     re_path(rf"^runs/{RUN}/details/$", views.run_details, name="run-details"),
     re_path(rf"^runs/{RUN}/delete/$", views.delete_run, name="run-delete"),

@@ -20,7 +20,7 @@ from studio.db import writing
 from studio.htmx import render_page
 from studio.rejected import Rejected
 
-from . import answers, chat, content, events
+from . import answers, chat, content, events, search
 from .models import Message, Reply, Run
 
 RUNS_PER_PAGE = 50
@@ -96,18 +96,53 @@ def run_page(request, project_name, run_id=None):
         "q": query,
         "group": group,
         "current_run_id": run.pk if run else "",
+        **_message_hits(project, query),
         **_may(request, project),
     }
     if run is not None:
+        # A search result links to one message (?message=<pk>#msg-<pk>): the chat opens on it.
+        found = _found_message(run, _int_param(request, "message"))
+        # Beyond the newest page, the page that ends at it, and a way back to the newest.
+        has_newer = found is not None and chat.has_newer(run, group, found)
         if group == chat.GROUP_BY_MESSAGE:
-            context["messages"], context["has_older"] = chat.messages_page(run)
+            context["messages"], context["has_older"] = chat.messages_page(run, found.pk + 1 if has_newer else None)
         else:
-            context["replies"], context["has_older"] = chat.replies_page(run)
+            before = found.reply_id + 1 if has_newer else None
+            context["replies"], context["has_older"] = chat.replies_page(run, before)
+        context["found"], context["has_newer"] = found, has_newer
         context["pending"] = chat.pending_requests(run)
     response = render_page(request, "runs/run.html", context)
     if "group" in request.GET:
         response.set_cookie(GROUP_COOKIE, group, max_age=365 * 24 * 3600, samesite="Lax")
     return response
+
+
+def _message_hits(project, query, cursor=None):
+    """The messages of the project holding the words searched for (runs/search.py)."""
+    if not query:
+        return {}
+    results = search.search(project, query, cursor=cursor)
+    return {"hits": results.hits, "hits_next": results.next_cursor}
+
+
+def _found_message(run, message_pk):
+    """The message of this run a link points to, if any."""
+    if message_pk is None:
+        return None
+    return Message.objects.filter(pk=message_pk, run=run).only("pk", "reply_id").first()
+
+
+@require_GET
+def message_hits_more(request, project_pk):
+    """The next page of the sidebar's "Messages containing …"."""
+    project = get_object_or_404(Project, pk=project_pk)
+    access.require(request, project, access.VIEW)
+    query = request.GET.get("q", "").strip()
+    try:
+        context = _message_hits(project, query, cursor=request.GET.get("cursor"))
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    return render(request, "runs/run.html#message-hits", {"project": project, "q": query, **context})
 
 
 @require_GET

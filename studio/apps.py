@@ -11,9 +11,10 @@ class StudioConfig(AppConfig):
     def ready(self):
         from django.db.backends.signals import connection_created
 
-        from .db import give_agent_threads_a_big_cache
+        from .db import give_agent_threads_a_big_cache, new_databases_vacuum_incrementally
 
         connection_created.connect(give_agent_threads_a_big_cache, dispatch_uid="studio-agent-cache")
+        connection_created.connect(new_databases_vacuum_incrementally, dispatch_uid="studio-incremental-vacuum")
 
 
 class AdminConfig(admin_apps.AdminConfig):

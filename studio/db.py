@@ -72,7 +72,31 @@ AGENT_THREAD_PREFIX = "studio-agents"
 AGENT_CACHE_KB = 20_000
 
 
+def new_databases_vacuum_incrementally(sender, connection, **kwargs):
+    """auto_vacuum=INCREMENTAL on a database with no table yet, where alone it takes effect (an
+    existing one keeps its mode until a VACUUM: `manage.py prune --vacuum`): a prune then gives
+    the freed pages back in small steps (runs/retention.py, bench/findings.md#retention). Not
+    in init_command: on a database with tables the pragma still wants a lock, which a test's
+    shared in-memory database, held by the test's transaction, refuses."""
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+        if cursor.fetchone() is None:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("VACUUM")  # in WAL mode the header takes the mode only so; instant when empty
+
+
 def give_agent_threads_a_big_cache(sender, connection, **kwargs):
     if connection.vendor == "sqlite" and threading.current_thread().name.startswith(AGENT_THREAD_PREFIX):
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size=-{AGENT_CACHE_KB}")
+
+
+def incremental_vacuum(pages):
+    """SQLite, auto_vacuum=INCREMENTAL: give up to `pages` free pages back to the file system, in
+    one short write transaction queued like any other. Through the driver's executescript: its
+    execute() steps a statement once, and this pragma frees one page a step."""
+    connection.ensure_connection()
+    with _sqlite_writer:
+        connection.connection.executescript(f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({int(pages)}); COMMIT;")

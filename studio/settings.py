@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -171,6 +172,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
+        # A new database also gets auto_vacuum=INCREMENTAL (studio/db.py).
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
             " PRAGMA cache_size=-4000; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=33554432;"
@@ -240,6 +242,25 @@ STUDIO_WORKER_TIMEOUT = float(os.environ.get("STUDIO_WORKER_TIMEOUT", "20"))
 # has no studio client and so no disconnect) counts as finished. Longer than an exporter's
 # batch delay and a slow model call; a later span makes the run running again.
 STUDIO_OTEL_QUIET_SECONDS = float(os.environ.get("STUDIO_OTEL_QUIET_SECONDS", "60"))
+
+
+# Days after which a finished run (its last activity) is removed with all its data, and spans
+# of no run with it; the leading worker's sweeper applies it every STUDIO_RETENTION_INTERVAL
+# seconds (runs/retention.py; `manage.py prune` does it by hand). Unset: nothing is removed.
+def _retention_days(value):
+    if not value:
+        return None
+    try:
+        days = float(value)
+    except ValueError:
+        days = 0
+    if not days > 0:
+        raise ImproperlyConfigured(f"STUDIO_RETENTION_DAYS must be a number of days above 0, not {value!r}")
+    return days
+
+
+STUDIO_RETENTION_DAYS = _retention_days(os.environ.get("STUDIO_RETENTION_DAYS", "").strip())
+STUDIO_RETENTION_INTERVAL = float(os.environ.get("STUDIO_RETENTION_INTERVAL", "3600"))
 
 # Long-lived threads that run the sync part of HTTP requests (see studio/handlers.py): some for
 # the agents' endpoints, the others for pages, so a slow page never holds up an agent. SQLite

@@ -79,6 +79,12 @@ class Span(models.Model):
             models.Index(fields=["run", "message_id"], condition=~Q(message_id=""), name="span_run_message_idx"),
             # The model filter's choices on a project's traces page.
             models.Index(fields=["project", "model"], condition=~Q(model=""), name="span_project_model_idx"),
+            # The overview's tokens by month and model, read from this index alone (LLM spans only).
+            models.Index(
+                fields=["start_time_ns", "model", "project", "input_tokens", "output_tokens"],
+                condition=~Q(model=""),
+                name="span_tokens_time_idx",
+            ),
         ]
 
     def __str__(self):

@@ -15,7 +15,18 @@
   const chat = document.getElementById("chat");
   const jump = document.getElementById("jump-latest");
   if (chat) {
-    chat.scrollTop = chat.scrollHeight;
+    // A link to one message (a search result: ?message=<pk>#msg-<pk>) opens the chat on it, or
+    // on its reply when the message is among the reply's earlier ones; else on the newest.
+    const anchor = location.hash.startsWith("#msg-")
+      && (document.getElementById(location.hash.slice(1)) || document.getElementById(chat.dataset.anchorFallback || ""));
+    if (anchor && chat.contains(anchor)) {
+      anchor.scrollIntoView({ block: "center" });
+      anchor.classList.add("found");
+      // The browser's own jump to the #fragment comes after this script: centre it again.
+      window.addEventListener("load", () => anchor.scrollIntoView({ block: "center" }), { once: true });
+    } else {
+      chat.scrollTop = chat.scrollHeight;
+    }
     // Older replies load when the person scrolls near the top: asked for here, not by an
     // "intersect" trigger, which also fires while the page is still being laid out and, after a
     // load, on the next loader before the scroll position is restored (a chain of loads).

@@ -1,0 +1,157 @@
+"""Full-text search over a project's messages: what an agent said, thought, or which tool it called.
+
+`search(project, query, limit, cursor)` is the one entry point (the run list's search box, the
+API). SQLite searches the FTS5 table that triggers keep in step with runs_message; PostgreSQL
+a GIN index on the same text (runs/migrations/0008_message_search.py says what is indexed).
+
+The query is taken as words, never as FTS5 or tsquery syntax (whatever a person types is a
+valid search: no 500 for a stray quote): a message matches when it has every word. Newest
+first, so a page is the index read backwards from the cursor and stops after `limit` hits, on
+both databases, however many messages match (bench/search_overview.py).
+
+Snippets come from FTS5 `snippet()` / PostgreSQL `ts_headline()` with private-use characters
+around the matches; the text is then HTML-escaped and only those marks become <mark>, so a
+message holding markup shows it as text.
+"""
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.safestring import SafeString, mark_safe
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_WORDS = 16  # a longer query is cut: each word is one more posting list to intersect
+SNIPPET_WORDS = 24
+
+_START, _STOP = "\ue000", "\ue001"  # around each match in the database's snippet, until escaped
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Hit:
+    message_pk: int
+    msg_id: str
+    reply_pk: int
+    reply_id: str
+    run_id: str
+    run_name: str
+    name: str  # who sent the message
+    role: str
+    created_at: datetime
+    snippet: SafeString  # escaped HTML, the matching words in <mark>
+
+
+@dataclass(frozen=True)
+class Results:
+    hits: list
+    next_cursor: int | None  # pass it back as `cursor` for the next page; None: no more
+
+
+def words(query):
+    """The words of what a person typed, the way both indexes split text."""
+    return _WORD.findall(query or "")[:MAX_WORDS]
+
+
+def search(project, query, limit=DEFAULT_LIMIT, cursor=None):
+    """Messages of `project` (a Project or its pk) holding every word of `query`, newest first.
+
+    `cursor` is a previous page's `next_cursor`. Raises ValueError for a limit or cursor that
+    is not a positive number (the caller answers 400).
+    """
+    limit, cursor = _positive(limit, "limit"), None if cursor in (None, "") else _positive(cursor, "cursor")
+    limit = min(limit, MAX_LIMIT)
+    terms = words(query)
+    if not terms:
+        return Results([], None)
+    project_id = getattr(project, "pk", project)
+    if connection.vendor == "postgresql":
+        sql, params = _postgres(terms, project_id, limit + 1, cursor)
+    else:
+        sql, params = _sqlite(terms, project_id, limit + 1, cursor)
+    with connection.cursor() as db:
+        db.execute(sql, params)
+        rows = db.fetchall()
+    hits = [_hit(row) for row in rows[:limit]]
+    return Results(hits, hits[-1].message_pk if len(rows) > limit else None)
+
+
+def _positive(value, name):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number") from None
+    if number < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return number
+
+
+_COLUMNS = "m.id, m.msg_id, m.reply_id, rp.reply_id, m.run_id, r.name, m.name, m.role, m.created_at"
+
+
+def _sqlite(terms, project_id, limit, cursor):
+    # Each word a quoted FTS5 string: no operator or column filter can come from the query.
+    match = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    sql = (
+        f"SELECT {_COLUMNS}, snippet(runs_message_fts, 0, %s, %s, '…', {SNIPPET_WORDS})"
+        " FROM runs_message_fts"
+        " JOIN runs_message m ON m.id = runs_message_fts.rowid"
+        " JOIN runs_run r ON r.id = m.run_id"
+        " JOIN runs_reply rp ON rp.id = m.reply_id"
+        " WHERE runs_message_fts MATCH %s AND r.project_id = %s"
+        + (" AND runs_message_fts.rowid < %s" if cursor else "")
+        + " ORDER BY runs_message_fts.rowid DESC LIMIT %s"
+    )
+    return sql, [_START, _STOP, match, project_id, *([cursor] if cursor else []), limit]
+
+
+# Exactly the expression of message_search_idx, so that PostgreSQL uses the index.
+PG_VECTOR = "to_tsvector('simple'::regconfig, coalesce(studio_message_text(m.content), ''))"
+_PG_HEADLINE = (
+    f'StartSel={_START}, StopSel={_STOP}, MaxWords={SNIPPET_WORDS}, MinWords=8, MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+
+def _postgres(terms, project_id, limit, cursor):
+    sql = (
+        f"SELECT {_COLUMNS}, ts_headline('simple'::regconfig, studio_message_text(m.content), q.q, %s)"
+        " FROM runs_message m"
+        " CROSS JOIN plainto_tsquery('simple'::regconfig, %s) AS q(q)"
+        " JOIN runs_run r ON r.id = m.run_id"
+        " JOIN runs_reply rp ON rp.id = m.reply_id"
+        f" WHERE {PG_VECTOR} @@ q.q AND r.project_id = %s"
+        + (" AND m.id < %s" if cursor else "")
+        + " ORDER BY m.id DESC LIMIT %s"
+    )
+    return sql, [_PG_HEADLINE, " ".join(terms), project_id, *([cursor] if cursor else []), limit]
+
+
+def _hit(row):
+    message_pk, msg_id, reply_pk, reply_id, run_id, run_name, name, role, created_at, snippet = row
+    if isinstance(created_at, str):
+        created_at = parse_datetime(created_at)
+    if created_at is not None and timezone.is_naive(created_at):  # SQLite's raw cursor: UTC, naive
+        created_at = timezone.make_aware(created_at, UTC)
+    return Hit(
+        message_pk=message_pk,
+        msg_id=msg_id,
+        reply_pk=reply_pk,
+        reply_id=reply_id,
+        run_id=run_id,
+        run_name=run_name,
+        name=name,
+        role=role,
+        created_at=created_at,
+        snippet=highlighted(snippet or ""),
+    )
+
+
+def highlighted(snippet):
+    """The database's snippet as safe HTML: everything escaped, then only its marks made <mark>."""
+    escaped = html.escape(snippet, quote=True)
+    return mark_safe(escaped.replace(_START, "<mark>").replace(_STOP, "</mark>"))

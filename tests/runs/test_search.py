@@ -1,0 +1,123 @@
+"""Full-text search over a project's messages (runs/search.py), on SQLite and on PostgreSQL."""
+
+import pytest
+
+from runs import search
+from runs.models import Message
+from tests.factories import make_message, make_project, make_reply, make_run, msg, push, register
+from tests.support.backends import ON_POSTGRES
+
+pytestmark = pytest.mark.django_db
+
+
+def text(value):
+    return {"type": "text", "text": value}
+
+
+def found(project, query, **kwargs):
+    return [hit.msg_id for hit in search.search(project, query, **kwargs).hits]
+
+
+@pytest.fixture
+def reply():
+    return make_reply(make_run("run-1", "Weather"), "reply-1")
+
+
+def test_it_finds_a_message_by_a_word_of_its_text(reply):
+    make_message(reply, "m1", [text("The weather in Paris is sunny")])
+    make_message(reply, "m2", [text("Nothing to see")])
+    assert found(reply.run.project, "paris") == ["m1"]
+
+
+def test_it_needs_every_word(reply):
+    make_message(reply, "m1", [text("sunny in Paris")])
+    make_message(reply, "m2", [text("rainy in Paris")])
+    assert found(reply.run.project, "Paris sunny") == ["m1"]
+
+
+def test_it_searches_thinking_and_tool_names_but_not_tool_results(reply):
+    make_message(reply, "think", [{"type": "thinking", "thinking": "maybe umbrella"}])
+    make_message(reply, "call", [{"type": "tool_use", "id": "c1", "name": "get_weather", "input": {"city": "Oslo"}}])
+    make_message(
+        reply,
+        "result",
+        [{"type": "tool_result", "id": "c1", "name": "x", "output": [text("hailstorm")]}],
+    )
+    project = reply.run.project
+    assert found(project, "umbrella") == ["think"]
+    assert found(project, "get_weather") == ["call"]
+    assert found(project, "hailstorm") == []
+
+
+def test_a_plain_string_content_is_searched(reply):
+    Message.objects.create(run=reply.run, reply=reply, msg_id="s", content="plain words here")
+    assert found(reply.run.project, "words") == ["s"]
+
+
+def test_a_streamed_message_is_found_by_its_last_content_only(client):
+    register(client, "run-s", project="Stream")
+    message = msg("m-stream", content=[text("first draft")])
+    push(client, message, run_id="run-s")
+    push(client, {**message, "content": [text("final answer")]}, run_id="run-s")
+    project = make_project("Stream")
+    assert found(project, "draft") == []
+    assert found(project, "final") == ["m-stream"]
+
+
+def test_a_deleted_run_leaves_nothing_to_find(reply):
+    make_message(reply, "m1", [text("ephemeral")])
+    project = reply.run.project
+    reply.run.delete()
+    assert found(project, "ephemeral") == []
+
+
+def test_it_searches_one_project_only(reply):
+    make_message(reply, "mine", [text("shared word")])
+    other = make_reply(make_run("run-2", "Other"), "reply-2")
+    make_message(other, "theirs", [text("shared word")])
+    assert found(reply.run.project, "shared") == ["mine"]
+
+
+def test_it_pages_newest_first_with_a_cursor(reply):
+    for i in range(5):
+        make_message(reply, f"m{i}", [text(f"needle number {i}")])
+    project = reply.run.project
+    first = search.search(project, "needle", limit=2)
+    assert [h.msg_id for h in first.hits] == ["m4", "m3"]
+    second = search.search(project, "needle", limit=2, cursor=first.next_cursor)
+    assert [h.msg_id for h in second.hits] == ["m2", "m1"]
+    last = search.search(project, "needle", limit=2, cursor=second.next_cursor)
+    assert [h.msg_id for h in last.hits] == ["m0"] and last.next_cursor is None
+
+
+def test_a_hit_says_where_the_message_is(reply):
+    message = make_message(reply, "m1", [text("find me")])
+    (hit,) = search.search(reply.run.project, "find").hits
+    assert (hit.message_pk, hit.reply_pk, hit.reply_id, hit.run_id) == (message.pk, reply.pk, "reply-1", "run-1")
+    assert hit.created_at is not None and hit.created_at.tzinfo is not None
+
+
+def test_the_snippet_marks_the_words_and_escapes_everything_else(reply):
+    make_message(reply, "m1", [text('look <script>alert("x")</script> here & there')])
+    (hit,) = search.search(reply.run.project, "look").hits
+    assert "<script>" not in hit.snippet and "&amp;" in hit.snippet and "&quot;" in hit.snippet
+    # PostgreSQL's ts_headline leaves markup out of the snippet; FTS5 keeps it, escaped.
+    assert ON_POSTGRES or "&lt;script&gt;" in hit.snippet
+    assert "<mark>look</mark>" in hit.snippet
+
+
+def test_markup_in_the_query_is_only_words(reply):
+    make_message(reply, "m1", [text("script tag")])
+    assert found(reply.run.project, "<script>") == ["m1"]
+
+
+@pytest.mark.parametrize("query", ['"', "AND OR NOT", "a:b", "*", "(", "NEAR(x y)", "'; DROP TABLE x; --", "^x", ""])
+def test_any_query_is_a_valid_search(reply, query):
+    make_message(reply, "m1", [text("and or not near x y b")])
+    search.search(reply.run.project, query)  # no error
+
+
+@pytest.mark.parametrize(("limit", "cursor"), [(0, None), ("x", None), (5, "abc"), (5, -1)])
+def test_a_bad_limit_or_cursor_is_refused(reply, limit, cursor):
+    with pytest.raises(ValueError):
+        search.search(reply.run.project, "x", limit=limit, cursor=cursor)
