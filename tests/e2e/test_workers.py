@@ -22,7 +22,7 @@ from tests.support.agent_socket import Agent
 from tests.support.agentscope_env import start_agent
 from tests.support.browser import log_in
 from tests.support.nginx import Nginx
-from tests.support.team import add_person, sql
+from tests.support.team import add_person, manage, sql
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -47,8 +47,10 @@ def team(workers, database, tmp_path):
 
 @pytest.fixture
 def studio_url(team):
-    """The studio_url an agent of the team is given (where a project token will go)."""
-    return team.url
+    """The studio_url an agent of the team is given: through nginx, with its project's token as
+    user-info (with the colon: docs/TOKENS.md), made as an admin would with create_token."""
+    secret = manage(team.database, "create_token", PROJECT, "team agents").strip()
+    return team.url.replace("http://", f"http://studio:{secret}@", 1)
 
 
 @pytest.fixture
