@@ -21,11 +21,13 @@ from django.db import migrations
 SQLITE_TEXT = """CASE WHEN NOT json_valid({content}) THEN NULL
   WHEN json_type({content}) = 'text' THEN json_extract({content}, '$')
   WHEN json_type({content}) = 'array' THEN (
-    SELECT group_concat(CASE json_extract(value, '$.type')
-        WHEN 'text' THEN json_extract(value, '$.text')
-        WHEN 'thinking' THEN json_extract(value, '$.thinking')
-        WHEN 'tool_use' THEN json_extract(value, '$.name') END, ' ')
-    FROM json_each({content}) WHERE json_type(value) = 'object')
+    SELECT group_concat(CASE json_extract({content}, fullkey || '.type')
+        WHEN 'text' THEN json_extract({content}, fullkey || '.text')
+        WHEN 'thinking' THEN json_extract({content}, fullkey || '.thinking')
+        WHEN 'tool_use' THEN json_extract({content}, fullkey || '.name') END, ' ')
+    -- By path into the content, not json_extract(value): a string element's value is bare
+    -- text, which json_extract refuses as malformed JSON (and the write with it).
+    FROM json_each({content}) WHERE type = 'object')
   END"""
 
 
