@@ -7,6 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db.models import Count
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -14,10 +15,11 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
 from projects import access
+from projects.models import Project
 from studio.api import READ_ERRORS, ApiView, cursor, errors
 from studio.rejected import Rejected
 
-from . import answers, bundles
+from . import answers, bundles, search
 from .models import InputRequest, Message, Reply, Run
 from .views import answer_of
 
@@ -289,3 +291,62 @@ class ImportBundle(ApiView):
         ):
             raise Rejected(bundles.IMPORT_REFUSED, 403)
         return Response(bundles.store(bundle).as_dict())
+
+
+class SearchQuery(serializers.Serializer):
+    """The search's query parameters; a bad one is a 400 naming it."""
+
+    project = serializers.IntegerField(min_value=1, help_text="The project's id")
+    q = serializers.CharField(max_length=1000, help_text="Words; a message matches when it holds every one")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=search.MAX_LIMIT, default=search.DEFAULT_LIMIT
+    )
+    cursor = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="From a page's `next`"
+    )
+
+
+class HitSerializer(serializers.Serializer):
+    message = serializers.CharField(source="msg_id", help_text="The client's msg.id")
+    reply_id = serializers.CharField()
+    run = serializers.CharField(source="run_id")
+    run_name = serializers.CharField()
+    name = serializers.CharField(help_text="Who sent the message")
+    role = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    snippet = serializers.CharField(help_text="Escaped HTML: the matching words in <mark>")
+    url = serializers.CharField(help_text="The run page, opened on this message")
+
+
+class SearchPage(serializers.Serializer):
+    next = serializers.CharField(allow_null=True, help_text="The next page's address; null: no more")
+    results = HitSerializer(many=True)
+
+
+@extend_schema(tags=["search"], parameters=[SearchQuery], responses={200: SearchPage, **errors(*READ_ERRORS)})
+class SearchMessages(ApiView):
+    """Full-text search over one project's messages (what was said, thought, or which tool was
+    called), newest first; the same search as the run list's search box."""
+
+    def get(self, request):
+        query = SearchQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        given = query.validated_data
+        project = get_object_or_404(access.visible_to(request, Project.objects.all()), pk=given["project"])
+        found = search.search(project, given["q"], given["limit"], given.get("cursor"))
+        results = [{**vars(hit), "url": request.build_absolute_uri(_hit_page(project, hit))} for hit in found.hits]
+        return Response(
+            {"next": self._next(request, found.next_cursor), "results": HitSerializer(results, many=True).data}
+        )
+
+    @staticmethod
+    def _next(request, next_cursor):
+        if next_cursor is None:
+            return None
+        params = request.query_params.copy()
+        params["cursor"] = next_cursor
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+def _hit_page(project, hit):
+    return f"{reverse('run', args=[project.name, hit.run_id])}?message={hit.message_pk}#msg-{hit.message_pk}"

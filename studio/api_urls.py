@@ -41,7 +41,7 @@ urlpatterns = [
     re_path(rf"^api/v1/traces/{TRACE}$", traces.TraceDetail.as_view(), name="api-trace"),
     re_path(rf"^api/v1/traces/{TRACE}/spans$", traces.TraceSpans.as_view(), name="api-trace-spans"),
     path("api/v1/bundles", runs.ImportBundle.as_view(), name="api-bundles"),
-    # GET /api/v1/search (full-text search over messages) belongs to the search work: its view goes here.
+    path("api/v1/search", runs.SearchMessages.as_view(), name="api-search"),
     # The schema and its docs hold no data: readable without a login, for clients to be made from.
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("api/docs/", login_not_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
