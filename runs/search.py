@@ -30,6 +30,10 @@ MAX_WORDS = 16  # a longer query is cut: each word is one more posting list to i
 SNIPPET_WORDS = 24
 
 _START, _STOP = "\ue000", "\ue001"  # around each match in the database's snippet, until escaped
+# ts_headline() takes <...> for HTML tags and leaves them out of its snippet; a message holding
+# markup is shown as text, so its snippet must hold it too: < and > go in as these, and come back.
+_ANGLES = "\ue002\ue003"
+_FROM_ANGLES = str.maketrans(_ANGLES, "<>")
 _WORD = re.compile(r"\w+")
 
 
@@ -119,7 +123,7 @@ _PG_HEADLINE = (
 
 def _postgres(terms, project_id, limit, cursor):
     sql = (
-        f"SELECT {_COLUMNS}, ts_headline('simple'::regconfig, studio_message_text(m.content), q.q, %s)"
+        f"SELECT {_COLUMNS}, ts_headline('simple'::regconfig, translate(studio_message_text(m.content), '<>', %s), q.q, %s)"
         " FROM runs_message m"
         " CROSS JOIN plainto_tsquery('simple'::regconfig, %s) AS q(q)"
         " JOIN runs_run r ON r.id = m.run_id"
@@ -128,7 +132,7 @@ def _postgres(terms, project_id, limit, cursor):
         + (" AND m.id < %s" if cursor else "")
         + " ORDER BY m.id DESC LIMIT %s"
     )
-    return sql, [_PG_HEADLINE, " ".join(terms), project_id, *([cursor] if cursor else []), limit]
+    return sql, [_ANGLES, _PG_HEADLINE, " ".join(terms), project_id, *([cursor] if cursor else []), limit]
 
 
 def _hit(row):
@@ -147,7 +151,7 @@ def _hit(row):
         name=name,
         role=role,
         created_at=created_at,
-        snippet=highlighted(snippet or ""),
+        snippet=highlighted((snippet or "").translate(_FROM_ANGLES)),
     )
 
 

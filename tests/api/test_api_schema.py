@@ -31,7 +31,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_schema(db, client):
+def api_schema(transactional_db, client):  # answers go through async code: support/backends.py
     run = replay_capture(client)
     make_question(run, "q-open")
     known = {

@@ -14,6 +14,7 @@ from projects.models import Membership, Project, ProjectToken
 from runs import bundles
 from runs.models import InputRequest, Message, Run
 from tests.factories import make_message, make_question, make_reply, make_run, replay_capture
+from tests.support.backends import through_async_views
 from traces import otlp
 from traces.models import Span, Trace
 
@@ -189,6 +190,7 @@ def test_a_broken_bundle_is_a_400_saying_why_and_a_wrong_type_a_415(client):
     assert client.post("/api/v1/bundles", {"a": 1}, content_type="application/json").status_code == 415
 
 
+@through_async_views
 def test_answering_through_the_api_records_the_answer(client, chat):
     response = client.post(
         "/api/v1/runs/chatty/inputs/open/answer", {"text": "from a script"}, content_type="application/json"
@@ -202,6 +204,7 @@ def test_answering_through_the_api_records_the_answer(client, chat):
     assert bad.status_code == 400 and "Invalid JSON" in bad.json()["error"]
 
 
+@through_async_views
 def test_the_old_answer_address_still_answers(client, chat):
     response = client.post("/api/runs/chatty/inputs/open/answer", {"text": "old way"}, content_type="application/json")
     assert response.status_code == 200
@@ -272,6 +275,7 @@ def test_a_project_token_reads_its_own_project_only(client, team):
     assert unknown.status_code == 401 and "unknown or revoked" in unknown.json()["error"]
 
 
+@through_async_views
 def test_answering_needs_the_member_role_and_is_recorded_as_the_person(client, team):
     url = "/api/v1/runs/chatty/inputs/open/answer"
     client.force_login(team["people"]["viewer"])

@@ -44,7 +44,8 @@ def test_it_finds_a_projects_messages_newest_first_a_page_at_a_time(client, weat
 
 def test_a_hit_links_to_its_message_and_marks_the_words_with_markup_escaped(client, weather):
     (hit,) = search(client, project=weather.pk, q="night paris").json()["results"]
-    assert hit["snippet"] == "&lt;b&gt;<mark>Paris</mark>&lt;/b&gt; at <mark>night</mark>"
+    # (A snippet may begin at the first match; what it shows of the markup is text.)
+    assert hit["snippet"].endswith("<mark>Paris</mark>&lt;/b&gt; at <mark>night</mark>")
     assert (hit["run"], hit["reply_id"]) == ("run-w", "reply-1")
     page = client.get(hit["url"])
     assert page.status_code == 200

@@ -8,10 +8,8 @@ an agent's question logged in as a superuser through /admin/login/.
 
 import base64
 import json
-import os
 import re
 import subprocess
-import sys
 import uuid
 
 import pytest
@@ -20,7 +18,7 @@ import socketio
 
 from tests.support.agent_socket import Agent
 from tests.support.agentscope_env import AGENTS, agentscope_python, run_agent, start_agent
-from tests.support.server import ROOT, StudioServer, free_port
+from tests.support.server import StudioServer, free_port
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import query, wait_for
 
@@ -44,18 +42,7 @@ def team_studio(tmp_path_factory):
 
 def manage(server, *args):
     """manage.py against the server's own database; its stdout."""
-    env = {
-        **os.environ,
-        "STUDIO_DATA_DIR": str(server.data_dir),
-        "DJANGO_SUPERUSER_PASSWORD": BOSS_PASSWORD,
-        **server.extra_env,
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return server.manage(*args, env={"DJANGO_SUPERUSER_PASSWORD": BOSS_PASSWORD})
 
 
 def new_token(server, project=PROJECT):

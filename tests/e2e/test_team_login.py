@@ -3,15 +3,13 @@ in, see the project, answer as a member; a viewer's form disabled; a locked-out 
 settings page making a token; logout; and no secret of all that in the server's log."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 import requests
 
 from tests.support import browser
 from tests.support.browser import screenshot
-from tests.support.server import ROOT, StudioServer
+from tests.support.server import StudioServer
 from tests.support.waiting import query, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -37,13 +35,7 @@ for name in ("locky", "leaver", "logger"):
 def team_studio(tmp_path_factory):
     env = {"STUDIO_AUTH": "1", "STUDIO_DEFAULT_ROLE": "none", "STUDIO_LOGIN_FAILURES": "3"}
     server = StudioServer(tmp_path_factory.mktemp("team-studio"), env=env).start()
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP],
-        cwd=ROOT,
-        env={"STUDIO_DATA_DIR": str(server.data_dir), "PATH": "/usr/bin:/bin"},
-        check=True,
-        capture_output=True,
-    )
+    server.manage("shell", "-c", SETUP)
     yield server
     server.stop()
 
@@ -75,13 +67,12 @@ def test_a_member_logs_in_sees_the_project_and_answers_as_themselves(team_studio
 
 
 def test_a_viewer_sees_the_answer_form_disabled_and_no_delete_buttons(team_studio, page):
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", "from runs.models import Run; from tests.factories import "
-         "make_question; make_question(Run.objects.get(pk='team-run'), 'q-viewer', agent_name='bob')"],
-        cwd=ROOT,
-        env={"STUDIO_DATA_DIR": str(team_studio.data_dir), "PATH": "/usr/bin:/bin"},
-        check=True,
-    )  # fmt: skip
+    team_studio.manage(
+        "shell",
+        "-c",
+        "from runs.models import Run; from tests.factories import make_question; "
+        "make_question(Run.objects.get(pk='team-run'), 'q-viewer', agent_name='bob')",
+    )
     log_in(page, team_studio, "vic", path="/projects/Team/runs/team-run/")
     page.wait_for_selector("#live-status.on")
     assert page.locator("#cannot-answer").inner_text().startswith("Viewers cannot answer")

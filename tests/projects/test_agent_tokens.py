@@ -21,6 +21,7 @@ from projects.models import Project, ProjectToken
 from runs import agent_link
 from runs.models import InputRequest, Message, Run
 from tests.factories import assert_error, input_body, make_project, msg, push_body, reply_body, run_body
+from tests.support.backends import through_async_views
 from tests.support.captures import capture_spans
 from tests.traces.bodies import fresh_ids, json_body, protobuf_body, with_run_id
 from traces import otlp_grpc
@@ -324,6 +325,7 @@ def grpc_spans(salt):
     return protobuf_body(fresh_ids(capture_spans("agentscope-2.0.11-otlp-only.jsonl"), salt))
 
 
+@through_async_views  # _export closes old connections, as a long-lived thread must
 @team_mode
 def test_grpc_spans_without_a_live_token_are_unauthenticated(alpha):
     import grpc
@@ -339,12 +341,14 @@ def test_grpc_spans_without_a_live_token_are_unauthenticated(alpha):
 
 
 @team_mode
+@through_async_views
 def test_grpc_spans_with_a_token_go_to_its_project(alpha):
     _, secret = alpha
     otlp_grpc._export(grpc_spans("g2"), GrpcContext((("authorization", bearer(secret)),)))
     assert set(Span.objects.values_list("project__name", flat=True)) == {"Alpha"}
 
 
+@through_async_views
 @override_settings(STUDIO_AUTH=False)
 def test_grpc_from_beyond_loopback_needs_a_token_and_from_loopback_none():
     with pytest.raises(Aborted):

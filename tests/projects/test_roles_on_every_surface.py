@@ -14,6 +14,7 @@ from django.urls import reverse
 from projects.models import Membership, Project, Role
 from runs.models import InputRequest, Message, Reply, Run
 from tests.factories import make_message, make_question, make_run, replay_capture
+from tests.support.backends import through_async_views
 from traces.models import Span, Trace
 
 pytestmark = pytest.mark.django_db
@@ -130,6 +131,7 @@ def _delete_url(world, action):
 ANSWERS = {"anonymous": 401, "stranger": 404, "viewer": 403, "member": 200, "admin": 200}
 
 
+@through_async_views
 @pytest.mark.parametrize("who", PEOPLE)
 def test_answering_over_http_needs_the_member_role_and_records_who_answered(world, who):
     question = make_question(world.run, f"q-{who}")
@@ -204,6 +206,7 @@ def test_a_span_of_no_project_yet_is_shown_to_superusers_only(world):
     assert world.client.get(reverse("span-detail", args=[orphan.pk])).status_code == 200
 
 
+@through_async_views
 def test_without_login_required_nothing_asks_for_one(world, settings):
     settings.STUDIO_AUTH = False
     client = as_person(world, "anonymous")

@@ -104,7 +104,9 @@ class StudioServer:
             command.append("--no-migrate")  # start() has migrated already
         return command
 
-    def start(self, timeout=60):
+    def environment(self):
+        """The server's environment: its data directory, its database and Redis prefix in the
+        team-mode suite, and the test's own settings (made on first use, kept across restart())."""
         if self.data_dir is None:
             self._tmp = self.data_dir = Path(tempfile.mkdtemp(prefix="studio-bench-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -130,6 +132,25 @@ class StudioServer:
         if self.app_dir:
             # the other app imports studio.asgi: the project root must be importable too
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        return env
+
+    def manage(self, *args, env=None, timeout=120):
+        """`manage.py ARGS` on this server's own database (SQLite file or PostgreSQL); its stdout.
+        A failure raises, with the command's stderr."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.environment(), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"manage.py {' '.join(args[:1])} failed:\n{done.stderr}")
+        return done.stdout
+
+    def start(self, timeout=60):
+        env = self.environment()
         if self.server == "uvicorn" or self.collectstatic:
             subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         if self.collectstatic:
