@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from runs import agent_link
+
 from .models import Membership, Project, ProjectToken
 
 
@@ -52,5 +54,7 @@ class ProjectTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens", permissions=["delete"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        live = list(queryset.filter(revoked_at=None).values_list("pk", flat=True))
+        count = ProjectToken.objects.filter(pk__in=live).update(revoked_at=timezone.now())
+        agent_link.close_revoked_now(live)
         self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)

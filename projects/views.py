@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from runs import bundles
+from runs import agent_link, bundles
 from runs.models import Run
 from studio import live
 from studio.db import writing
@@ -243,4 +243,5 @@ def revoke_token(request, pk, token_pk):
     token = get_object_or_404(ProjectToken, project=project, pk=token_pk)
     with writing():
         token.revoke()
+    agent_link.close_revoked_now([token.pk])
     return render(request, "projects/settings.html#tokens", _settings_context(request, project))

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import socketio
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -61,14 +62,14 @@ async def connect(sid, environ, auth):
     # The headers are the engine.io handshake's (the client's first polling GET, which carries
     # studio_url's user-info as Basic auth); its websocket upgrade joins that session.
     scope = environ.get("asgi.scope") or {}
-    project_id = None
+    project_id = token_id = None
     if auth_mode.required_for_scope(scope):
         try:
             token = await database_sync_to_async(tokens.for_scope)(scope, environ.get("HTTP_AUTHORIZATION"))
         except Rejected as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-        project_id = token.project_id
-    run = await database_sync_to_async(Run.objects.agent_connected)(run_id, sid, worker.id, project_id)
+        project_id, token_id = token.project_id, token.pk
+    run = await database_sync_to_async(Run.objects.agent_connected)(run_id, sid, worker.id, project_id, token_id)
     if run is None:
         raise socketio.exceptions.ConnectionRefusedError(f"unknown run '{run_id}': call registerRun first")
     _sockets_here[sid] = run_id
@@ -85,6 +86,30 @@ async def disconnect(sid, reason=None):
     if run_id:
         await database_sync_to_async(Run.objects.agent_disconnected)(run_id, sid)
         sio.start_background_task(_finish_after_grace, run_id)
+
+
+def revoked_sockets(token_ids=None):
+    """The sids of the agent sockets whose project token is revoked (of `token_ids` only, if given)."""
+    sockets = AgentSocket.objects.filter(token__revoked_at__isnull=False)
+    if token_ids is not None:
+        sockets = sockets.filter(token_id__in=token_ids)
+    return list(sockets.values_list("sid", flat=True))
+
+
+def close_revoked_now(token_ids):
+    """From a view or the admin, right after revoking these tokens: their agents' open sockets
+    close now, not at the leader's next sweep (which closes those revoked elsewhere)."""
+    sockets = revoked_sockets(token_ids)
+    if sockets:
+        async_to_sync(disconnect_agents)(sockets)
+
+
+async def disconnect_agents(sids):
+    """Close these agent sockets, whichever worker holds them (with Redis, python-socketio's
+    manager passes the disconnect on). The agent's reconnect is then refused if its token is
+    revoked, and its run finishes after the grace."""
+    for sid in sids:
+        await sio.disconnect(sid, namespace=NAMESPACE)
 
 
 async def _finish_after_grace(run_id):
@@ -168,6 +193,8 @@ async def sweep():
 
     for run in await database_sync_to_async(runs_changed)():
         await live.publish(events.run_changed(run))
+    # Tokens revoked by `manage.py revoke_token` (the settings page and the admin close theirs at once).
+    await disconnect_agents(await database_sync_to_async(revoked_sockets)())
     await redeliver_unacknowledged()
     prune_when_due()
 

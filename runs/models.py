@@ -53,9 +53,9 @@ class RunQuerySet(models.QuerySet):
         }
         return self.update_or_create(id=run_id, defaults=fields, create_defaults={**fields, "started_at": now})
 
-    def agent_connected(self, run_id, sid, worker_id, project_id=None):
+    def agent_connected(self, run_id, sid, worker_id, project_id=None, token_id=None):
         """Record a new agent socket, held by worker `worker_id`; return the run, or None if no
-        run has this id (in `project_id`, when given: an agent's token's project)."""
+        run has this id (in `project_id`, when given: an agent's token's project, `token_id`)."""
         # The status is decided in the UPDATE itself: an answer recorded between a separate check
         # for pending requests and this write would otherwise leave the run "waiting" for nothing.
         pending = InputRequest.objects.filter(run_id=OuterRef("pk"), status=InputRequest.Status.PENDING)
@@ -66,7 +66,7 @@ class RunQuerySet(models.QuerySet):
                 agent_sockets=F("agent_sockets") + 1, agent_left_at=None, status=status, finished_at=None
             ):
                 return None
-            AgentSocket.objects.create(run_id=run_id, sid=sid, worker=worker_id)
+            AgentSocket.objects.create(run_id=run_id, sid=sid, worker=worker_id, token_id=token_id)
             return self.get(pk=run_id)
 
     def agent_disconnected(self, run_id, sid):
@@ -296,6 +296,10 @@ class AgentSocket(models.Model):
     # A Worker's id, not a foreign key: a worker is recorded at its start and on a heartbeat,
     # and one whose row was dropped as silent records its sockets again after its next beat.
     worker = models.CharField(max_length=64)
+    # The project token it connected with (team mode): revoking the token closes the socket.
+    token = models.ForeignKey(
+        "projects.ProjectToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="agent_sockets"
+    )
     connected_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):

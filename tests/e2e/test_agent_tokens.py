@@ -226,6 +226,58 @@ def test_a_socket_connects_with_its_project_s_token_and_without_one_is_told_why(
         agent.close()
 
 
+@pytest.mark.parametrize("where", ["settings page", "admin", "manage.py revoke_token"])
+def test_revoking_a_token_closes_its_agents_open_socket_and_refuses_the_reconnect(team_studio, where):
+    secret = new_token(team_studio)
+    bearer = {"Authorization": f"Bearer {secret}"}
+    run_id = uuid.uuid4().hex[:16]
+    registered = requests.post(
+        f"{team_studio.url}/trpc/registerRun", json={"id": run_id, "project": PROJECT}, headers=bearer, timeout=10
+    )
+    assert registered.status_code == 200, registered.text
+    agent = Agent(team_studio, {"run_id": run_id}, bearer).connect()
+    try:
+        wait_for(lambda: run_row(team_studio, run_id)["agent_sockets"] == 1, message="the socket counted")
+        (token,) = query(
+            team_studio, "SELECT id, project_id, name FROM projects_projecttoken WHERE hint = ?", secret[:8]
+        )
+        if where == "settings page":
+            session = logged_in(team_studio)
+            revoked = session.post(
+                f"{team_studio.url}/project-settings/{token['project_id']}/tokens/{token['id']}/revoke/",
+                headers={"X-CSRFToken": session.cookies["csrftoken"], "HX-Request": "true"},
+                timeout=10,
+            )
+            assert revoked.status_code == 200, revoked.text[:500]
+        elif where == "admin":
+            session = logged_in(team_studio)
+            changelist = f"{team_studio.url}/admin/projects/projecttoken/"
+            revoked = session.post(
+                changelist,
+                data={
+                    "action": "revoke",
+                    "_selected_action": token["id"],
+                    "csrfmiddlewaretoken": session.cookies["csrftoken"],
+                },
+                headers={"Referer": changelist},
+                timeout=10,
+            )
+            assert "1 token(s) revoked." in revoked.text, revoked.text[:500]
+        else:
+            manage(team_studio, "revoke_token", PROJECT, token["name"])
+        wait_for(lambda: not agent.sio.connected, message="the revoked token's socket closed")
+        wait_for(lambda: run_row(team_studio, run_id)["status"] == "finished", message="its run finished")
+    finally:
+        agent.close()
+    again = Agent(team_studio, {"run_id": run_id}, bearer)
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            again.connect()
+        assert "unknown or revoked" in again.refusals[0]["message"]
+    finally:
+        again.close()
+
+
 @pytest.mark.parametrize("exporter", ["http", "grpc"])
 def test_the_otel_sdk_s_exporter_sends_the_token_from_otel_exporter_otlp_headers(team_studio, exporter):
     secret = new_token(team_studio)
