@@ -2,7 +2,7 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Case, Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
@@ -36,10 +36,23 @@ class RunQuerySet(models.QuerySet):
     def live(self):
         return self.filter(status__in=Run.LIVE)
 
-    def register(self, run_id, project, *, name, pid, status, client_timestamp, run_dir, now):
-        """Create the run, or refresh the one with this id (the client may register it again)."""
-        fields = {
-            "project": project,
+    def register(self, run_id, project, *, name, pid, status, client_timestamp, run_dir, now, only_in_project=False):
+        """Create the run, or refresh the one with this id (the client may register it again).
+
+        `only_in_project` (an agent with a project token): a run of this id in another project
+        is not taken over; returns (None, False) then. Decided by the database's own writes (the
+        UPDATE's filter, the primary key), so that two agents of different projects registering
+        the same id at once cannot both win."""
+        if only_in_project:
+            return self._register_in(
+                run_id, project, now, self._registered_fields(name, pid, status, client_timestamp, run_dir, now)
+            )
+        fields = {"project": project, **self._registered_fields(name, pid, status, client_timestamp, run_dir, now)}
+        return self.update_or_create(id=run_id, defaults=fields, create_defaults={**fields, "started_at": now})
+
+    @staticmethod
+    def _registered_fields(name, pid, status, client_timestamp, run_dir, now):
+        return {
             "name": name,
             "pid": pid,
             "status": status or Run.Status.RUNNING,
@@ -51,7 +64,22 @@ class RunQuerySet(models.QuerySet):
             # what the client pushes from now on, never rebuilt from spans again.
             "origin": Run.Origin.STUDIO,
         }
-        return self.update_or_create(id=run_id, defaults=fields, create_defaults={**fields, "started_at": now})
+
+    def _register_in(self, run_id, project, now, fields):
+        for _ in range(3):  # again when a run of this id was made meanwhile
+            if self.filter(pk=run_id, project=project).update(**fields):
+                return self.get(pk=run_id), False
+            owner = self.filter(pk=run_id).values_list("project_id", flat=True).first()
+            if owner == project.pk:
+                continue  # made by another agent of this project since the UPDATE
+            if owner is not None:
+                return None, False
+            try:
+                with transaction.atomic():  # a savepoint: the caller's transaction goes on
+                    return self.create(id=run_id, project=project, started_at=now, **fields), True
+            except IntegrityError:
+                continue
+        return None, False
 
     def agent_connected(self, run_id, sid, worker_id, project_id=None, token_id=None):
         """Record a new agent socket, held by worker `worker_id`; return the run, or None if no

@@ -31,10 +31,9 @@ def register_run(data, project=None):
     now = timezone.now()
     with writing():
         recent.forget_run(data["id"])
-        if project is None:
+        scoped = project is not None
+        if not scoped:
             project, _ = Project.objects.get_or_create(name=data["project"])
-        elif Run.objects.filter(pk=data["id"]).exclude(project=project).exists():
-            raise Rejected(f"Run id '{data['id']}' is taken by another project: use another run_id", 409, "id")
         run, created = Run.objects.register(
             data["id"],
             project,
@@ -44,7 +43,10 @@ def register_run(data, project=None):
             client_timestamp=data.get("timestamp") or "",
             run_dir=data.get("run_dir") or "",
             now=now,
+            only_in_project=scoped,
         )
+        if run is None:
+            raise Rejected(f"Run id '{data['id']}' is taken by another project: use another run_id", 409, "id")
         Project.objects.filter(pk=project.pk).update(last_activity_at=now)
         # The exporter's spans may have come first (agentscope sends them from another thread).
         link_orphan_spans(run)

@@ -5,6 +5,7 @@ import asyncio
 import base64
 import json
 import logging
+import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -21,7 +22,7 @@ from projects.models import Project, ProjectToken
 from runs import agent_link
 from runs.models import InputRequest, Message, Run
 from tests.factories import assert_error, input_body, make_project, msg, push_body, reply_body, run_body
-from tests.support.backends import through_async_views
+from tests.support.backends import postgres_only, through_async_views
 from tests.support.captures import capture_spans
 from tests.traces.bodies import fresh_ids, json_body, protobuf_body, with_run_id
 from traces import otlp_grpc
@@ -131,6 +132,34 @@ def test_a_token_cannot_register_a_run_in_another_project(client, alpha):
     assert_error(response, 403, "registerRun", field="project", says="pass project='Alpha'")
     assert response.json()["error"]["data"]["code"] == "FORBIDDEN"
     assert not Run.objects.exists()
+
+
+@postgres_only
+@through_async_views  # threads, each with a connection of its own: real transactions
+@team_mode
+def test_agents_of_two_projects_registering_one_run_id_at_once_never_move_it(alpha, beta):
+    from django.test import Client
+
+    for attempt in range(5):
+        run_id, results = f"race-{attempt}", []
+        start = threading.Barrier(8)
+
+        def register(project, secret, run_id=run_id, results=results, start=start):
+            start.wait()
+            try:
+                response = trpc(Client(), "registerRun", run_body(run_id, project), bearer(secret))
+                results.append((project, response.status_code))
+            finally:
+                connection.close()
+
+        agents = [("Alpha", alpha[1]), ("Beta", beta[1])] * 4
+        threads = [threading.Thread(target=register, args=agent) for agent in agents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        owner = Run.objects.get(pk=run_id).project.name
+        assert sorted(results) == sorted((project, 200 if project == owner else 409) for project, _ in agents)
 
 
 @team_mode
