@@ -43,8 +43,23 @@ class Role(models.TextChoices):
 _RANKS = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
 
 
+class MembershipQuerySet(models.QuerySet):
+    def leaves_no_admin(self, project, user, new_role=None):
+        """Whether taking `user` out of `project` (or giving them `new_role`) would leave it with
+        no admin. Call it inside the write's transaction: the admins' rows are locked, so that
+        two admins demoting each other at once cannot both succeed."""
+        if new_role == Role.ADMIN:
+            return False
+        admins = list(
+            self.select_for_update().filter(project=project, role=Role.ADMIN).values_list("user_id", flat=True)
+        )
+        return admins == [user.pk]
+
+
 class Membership(models.Model):
     """A person's role in one project (team mode). Without one, STUDIO_DEFAULT_ROLE applies."""
+
+    objects = MembershipQuerySet.as_manager()
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

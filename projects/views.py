@@ -204,17 +204,30 @@ def save_member(request, pk):
         error = f"No active person is named “{username}”." if username else "Give the person's username."
     else:
         with writing():
-            Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+            if Membership.objects.leaves_no_admin(project, user, role):
+                error = _last_admin(user)
+            else:
+                Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
     context = _settings_context(request, project, member_error=error, member_username=username if error else "")
     return render(request, "projects/settings.html#members", context, status=400 if error else 200)
+
+
+def _last_admin(user):
+    return f"{user.get_username()} is the project's last admin: make someone else an admin first."
 
 
 @require_POST
 def remove_member(request, pk, membership_pk):
     project = _managed_project(request, pk=pk)
+    error = None
     with writing():
-        Membership.objects.filter(project=project, pk=membership_pk).delete()
-    return render(request, "projects/settings.html#members", _settings_context(request, project))
+        membership = Membership.objects.filter(project=project, pk=membership_pk).select_related("user").first()
+        if membership is not None and Membership.objects.leaves_no_admin(project, membership.user):
+            error = _last_admin(membership.user)
+        elif membership is not None:
+            membership.delete()
+    context = _settings_context(request, project, member_error=error)
+    return render(request, "projects/settings.html#members", context, status=400 if error else 200)
 
 
 @sensitive_variables("secret")

@@ -65,6 +65,21 @@ def test_an_admin_adds_a_person_changes_their_role_and_removes_them(team, client
     assert not Membership.objects.filter(project=project, user__username="bob").exists()
 
 
+def test_the_last_admin_can_be_neither_demoted_nor_removed_until_there_is_another(team, client):
+    project, ada = team
+    save = reverse("member-save", args=[project.pk])
+    own = Membership.objects.get(project=project, user=ada)
+    demoted = client.post(save, {"username": "ada", "role": "member"}, headers=HTMX)
+    assert demoted.status_code == 400 and "ada is the project&#x27;s last admin" in demoted.content.decode()
+    removed = client.post(reverse("member-remove", args=[project.pk, own.pk]), headers=HTMX)
+    assert removed.status_code == 400 and "last admin" in removed.content.decode()
+    assert Membership.objects.get(pk=own.pk).role == Role.ADMIN
+    User.objects.create_user("bea")
+    assert client.post(save, {"username": "bea", "role": "admin"}, headers=HTMX).status_code == 200
+    assert client.post(save, {"username": "ada", "role": "viewer"}, headers=HTMX).status_code == 200
+    assert Membership.objects.get(pk=own.pk).role == Role.VIEWER
+
+
 @pytest.mark.parametrize(
     ("form", "says"),
     [
