@@ -108,8 +108,9 @@ async def push_all(shapes, count):
     return times
 
 
-def migrated_database():
-    """A data dir with the migrated database (migrations under valgrind would take minutes)."""
+def migrated_database(without_search_index=False):
+    """A data dir with the migrated database (migrations under valgrind would take minutes);
+    `without_search_index`: its full-text search triggers dropped, to see what they cost."""
     from django.core.management import call_command
 
     data_dir = tempfile.mkdtemp(prefix="studio-push-cost-")
@@ -117,12 +118,16 @@ def migrated_database():
     call_command("migrate", verbosity=0)
     from django.db import connection
 
+    if without_search_index:
+        with connection.cursor() as cursor:
+            for trigger in ("insert", "update", "delete"):
+                cursor.execute(f"DROP TRIGGER runs_message_fts_{trigger}")
     connection.close()
     return data_dir
 
 
 def run_cpu(args):
-    data_dir = migrated_database()
+    data_dir = migrated_database(args.without_search_index)
     try:
         print(f"== pushMessage in process, {args.calls} calls a shape (CPU ms per call, all threads)")
         medians = {}
@@ -152,7 +157,7 @@ def child(shape, count, database):
 def run_callgrind(args):
     from _common import callgrind_instructions
 
-    data_dir = migrated_database()
+    data_dir = migrated_database(args.without_search_index)
     database = str(Path(data_dir) / "studio.sqlite3")
     try:
         n = args.calls
@@ -186,6 +191,11 @@ def main():
         "--calls", type=int, default=None, help="calls a shape (default 1000; with --callgrind 100, run as 100 and 300)"
     )
     parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead")
+    parser.add_argument(
+        "--without-search-index",
+        action="store_true",
+        help="drop the message search's FTS5 triggers first: what keeping the index costs a push",
+    )
     args = parser.parse_args()
     if args.callgrind:
         args.calls = args.calls or 100
