@@ -1,5 +1,6 @@
-"""A `main` whose `_common.Server` can also be daphne (`manage.py runserver`, `--server daphne`),
-or serve another ASGI app (a wrapper of studio.asgi, e.g. `--app _probe:application`).
+"""A `main` whose `_common.Server` can also be `manage.py runserver` (`--server runserver`, under
+uvicorn) or its daphne (`--server daphne`), or serve another ASGI app (a wrapper of studio.asgi,
+e.g. `--app _probe:application`).
 
 Used by load.py and soak.py; the other scripts keep `_common.main` (uvicorn only).
 """
@@ -14,7 +15,9 @@ def describe(server):
     if server.external:
         return f"server: {server.url}, given with --url"
     if server.server == "daphne":
-        what = "daphne: manage.py runserver --noreload"
+        what = "daphne: manage.py runserver --noreload --server daphne"
+    elif server.server == "runserver":
+        what = "manage.py runserver --noreload (uvicorn)"
     else:
         what = f"uvicorn {server.app} --workers 1 --lifespan off"
     return f"server: {what}, SQLite and the in-memory channel layer in a temporary data dir"
@@ -23,10 +26,10 @@ def describe(server):
 def add_server_arguments(p, app=True):
     p.add_argument(
         "--server",
-        choices=("uvicorn", "daphne"),
+        choices=("uvicorn", "runserver", "daphne"),
         default="uvicorn",
         help="uvicorn (the README's team command, one worker; the default, as _common.Server) "
-        "or daphne (manage.py runserver)",
+        "manage.py runserver, or its daphne (runserver --server daphne)",
     )
     if app:
         p.add_argument(

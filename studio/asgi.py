@@ -101,20 +101,19 @@ async def _start_services():
     db.start_sqlite_checkpointer()
 
 
-def _daphne_serves():
-    # The daphne app installs Twisted's reactor in every process that loads it; only these two
-    # commands run it.
-    command = sys.argv[1:2] == ["runserver"] or os.path.basename(sys.argv[0] if sys.argv else "") == "daphne"
-    return "daphne.server" in sys.modules and command
+def _runserver_serves():
+    # `manage.py runserver` imports this module only where it serves: the autoreloader's child
+    # (or the one process with --noreload), under uvicorn or daphne.
+    return sys.argv[1:2] == ["runserver"]
 
 
 def start_when_served():
     """What listens beside the ASGI app starts with the server, not at its first HTTP call.
 
-    Only under a real server (the team command's uvicorn, or daphne's runserver): a test or a
+    Only under a real server (the team command's uvicorn, or runserver): a test or a
     management command importing this module must not take a machine-wide port.
     """
-    if settings.SERVED_BY_OTHER_ASGI_SERVER or _daphne_serves():
+    if settings.SERVED_BY_OTHER_ASGI_SERVER or _runserver_serves():
         otlp_grpc.start()
 
 

@@ -77,9 +77,11 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# daphne's app gives `manage.py runserver` its ASGI server, and loads Twisted to do so, in
-# every process (bench/findings.md#daphne-not-loaded). A process that another ASGI server runs (the team command: uvicorn, or
-# gunicorn with uvicorn workers) serves studio.asgi without it.
+# A process that another ASGI server runs (the team command: uvicorn, or gunicorn with uvicorn
+# workers) is told by its command line; `manage.py runserver` serves under uvicorn itself
+# (studio/management/commands/runserver.py). Neither loads the `daphne` app: it would load
+# Twisted in every process (bench/findings.md#daphne-not-loaded); `runserver --server daphne`
+# imports daphne only then.
 _ENTRY_POINT = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
 SERVED_BY_OTHER_ASGI_SERVER = bool({"uvicorn", "gunicorn", "hypercorn"} & {_ENTRY_POINT.stem, _ENTRY_POINT.parent.name})
 if SERVED_BY_OTHER_ASGI_SERVER and not STUDIO_AUTH:
@@ -88,9 +90,8 @@ if SERVED_BY_OTHER_ASGI_SERVER and not STUDIO_AUTH:
     STUDIO_AUTH = listens_beyond_loopback(sys.argv)
 
 INSTALLED_APPS = [
-    # studio first: its runserver (daphne's, on port 3000) wins over daphne's and Django's.
+    # studio first: its runserver (uvicorn, on port 3000) wins over staticfiles' and Django's.
     "studio",
-    *([] if SERVED_BY_OTHER_ASGI_SERVER else ["daphne"]),
     # Django's admin on Studio's site: who may use it in team mode (studio/admin.py).
     "studio.apps.AdminConfig",
     "django.contrib.auth",
@@ -225,7 +226,7 @@ STUDIO_OTLP_GRPC_HOST = os.environ.get("STUDIO_OTLP_GRPC_HOST", "127.0.0.1")
 STUDIO_MAX_ANSWER_BYTES = env_int("STUDIO_MAX_ANSWER_BYTES", 15 * 1024 * 1024)
 # What carries an answer (a page socket frame, an HTTP body) may be this much larger: the server's
 # frame limit, so that an answer over the limit is refused in words, not by a closed socket.
-# 16 MiB by default, uvicorn's own --ws-max-size; daphne's runserver is given it here.
+# 16 MiB by default, uvicorn's own --ws-max-size; runserver gives it to uvicorn or daphne.
 STUDIO_MAX_ANSWER_FRAME_BYTES = STUDIO_MAX_ANSWER_BYTES + 1024 * 1024
 DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = STUDIO_MAX_ANSWER_FRAME_BYTES
 
@@ -307,7 +308,7 @@ LOGGING = {
     "filters": {"redact_secrets": {"()": "studio.redact.RedactSecrets"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # No line per request from the servers (daphne's runserver, uvicorn): agents POST every
+    # No line per request from the servers (uvicorn, runserver's daphne): agents POST every
     # streaming chunk, and writing that line is a real part of a pushMessage's CPU
     # (bench/findings.md#no-access-log).
     # Failed requests are still logged by django.request; nginx in front logs every request.

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from tests.support.backends import sqlite_only
@@ -32,8 +33,9 @@ def started_as(argv0, tmp_path):
     return result.stdout.split()
 
 
-def test_manage_py_runserver_has_daphne(tmp_path):
-    assert started_as(str(ROOT / "manage.py"), tmp_path) == ["True", "True"]
+def test_manage_py_runserver_does_without_daphne_and_twisted_too(tmp_path):
+    # It serves under uvicorn; only `runserver --server daphne` imports daphne.
+    assert started_as(str(ROOT / "manage.py"), tmp_path) == ["False", "False"]
 
 
 def test_the_team_command_under_uvicorn_does_without_daphne_and_twisted(tmp_path):
@@ -71,10 +73,11 @@ def test_the_agents_thread_gets_a_big_sqlite_cache_and_page_threads_a_small_one(
     assert cache_size_in_thread("studio-pages_0") == -4000
 
 
-def test_the_team_server_writes_no_line_per_request_but_still_logs_failures(tmp_path):
+@pytest.mark.parametrize("kind", ["uvicorn", "runserver"])
+def test_the_servers_write_no_line_per_request_but_still_log_failures(tmp_path, kind):
     from tests.support.server import StudioServer
 
-    server = StudioServer(tmp_path / "data", server="uvicorn").start()
+    server = StudioServer(tmp_path / "data", server=kind).start()
     try:
         body = {"id": "quiet-run", "project": "Quiet", "name": "q", "pid": 1, "status": "running"}
         assert server.post("registerRun", body).status_code == 200

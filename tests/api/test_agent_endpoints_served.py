@@ -1,4 +1,4 @@
-"""The /trpc endpoints as daphne serves them to agents (no browser middleware in the way).
+"""The /trpc endpoints as runserver serves them to agents (no browser middleware in the way).
 
 The Django test client goes through the browser middleware; agents do not. These requests go
 to a real server, the way the agentscope client's `requests.post(json=...)` sends them.

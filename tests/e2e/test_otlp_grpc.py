@@ -1,5 +1,5 @@
 """OTLP over gRPC: the official exporter's spans stored once, bad input answered with the right
-status, on both servers (runserver's daphne and the team command's uvicorn)."""
+status, on every server (runserver under uvicorn or daphne, the team command)."""
 
 import json
 import os
@@ -25,7 +25,7 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 MAX_BODY = 200_000
 
 
-@pytest.fixture(scope="module", params=["daphne", "uvicorn"])
+@pytest.fixture(scope="module", params=["runserver", "daphne", "uvicorn"])
 def grpc_studio(request, tmp_path_factory):
     port = free_port()
     env = {"STUDIO_OTLP_GRPC_PORT": str(port), "STUDIO_OTLP_MAX_BODY_BYTES": str(MAX_BODY)}

@@ -1,4 +1,4 @@
-"""One answer-size limit (STUDIO_MAX_ANSWER_BYTES), the same on both servers: the page checks it
+"""One answer-size limit (STUDIO_MAX_ANSWER_BYTES), the same on every server: the page checks it
 before sending, the page socket and the HTTP endpoint refuse past it in words (413), and the
 server's frame limit lets every answer under it through."""
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.e2e
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module", params=["daphne", "uvicorn"])
+@pytest.fixture(scope="module", params=["runserver", "daphne", "uvicorn"])
 def server(request, tmp_path_factory):
-    """`manage.py runserver` (daphne) and the README's team command (uvicorn), with their defaults."""
+    """`manage.py runserver` (uvicorn; daphne with --server daphne) and the README's team command."""
     studio = StudioServer(tmp_path_factory.mktemp(f"size-{request.param}"), server=request.param).start()
     yield studio
     studio.stop()

@@ -1,8 +1,8 @@
 """A real Studio server in a subprocess, on a free port of 127.0.0.1, with its own data directory.
 
 The one harness of the tests and of the benchmarks (bench/_common.py builds its `Server` on
-it), so that both start Studio the same two ways a person does: `manage.py runserver`
-(daphne, the one-command way) or the README's team command (uvicorn, one worker here).
+it), so that both start Studio the ways a person does: `manage.py runserver` (uvicorn, the
+one-command way; or `--server daphne`) or the README's team command (uvicorn, one worker here).
 """
 
 import http.client
@@ -28,8 +28,9 @@ def free_port():
 
 
 class StudioServer:
-    """server "daphne": `manage.py runserver --noreload`, as a user starts it (the default);
-    server "uvicorn": the README's team command with one worker, after `manage.py migrate`.
+    """server "runserver": `manage.py runserver --noreload`, as a user starts it (the default);
+    "daphne": the same with `--server daphne`; "uvicorn": the README's team command with one
+    worker, after `manage.py migrate`. `reload`: runserver with its autoreloader on.
 
     data_dir None: a temporary directory, removed by `stop()` unless `keep`. `restart()` keeps
     the data and the port. The benchmarks also ask for `collectstatic` (static files served as
@@ -44,13 +45,14 @@ class StudioServer:
         data_dir=None,
         port=None,
         env=None,
-        server="daphne",
+        server="runserver",
         app=ASGI_APP,
         app_dir=None,
         access_log=True,
         collectstatic=False,
         prefix=(),
         keep=False,
+        reload=False,
     ):
         self.data_dir = Path(data_dir) if data_dir else None
         self.port = port or free_port()
@@ -63,6 +65,7 @@ class StudioServer:
         self.collectstatic = collectstatic
         self.prefix = list(prefix)
         self.keep = keep
+        self.reload = reload
         self.process = None
         self.pid = None
         self._tmp = None
@@ -98,8 +101,12 @@ class StudioServer:
             if not self.access_log:
                 command.append("--no-access-log")
             return command
-        # Studio's runserver is daphne's; --noreload keeps it one process (the one measured).
-        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
+        # --noreload keeps it one process (the one measured).
+        command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}"]
+        if not self.reload:
+            command.append("--noreload")
+        if self.server == "daphne":
+            command += ["--server", "daphne"]
         if self.collectstatic:
             command.append("--no-migrate")  # start() has migrated already
         return command
