@@ -39,13 +39,12 @@ from .models import AgentSocket, InputRequest, Message, Reply, Run
 
 log = logging.getLogger(__name__)
 
-# Rows a transaction: 200 let a push wait up to 760 ms behind a prune in another process,
-# 50 up to 206 ms (p99 93 ms), at half the speed (bench/findings.md#retention).
+# Rows a transaction, and the pause between two batches: twice as long as the batch took, at
+# least PAUSE_MIN. An agent's write waiting for the lock in another process sleeps in SQLite's
+# busy handler in growing steps (up to 50 ms within its first 180 ms): a pause longer than such
+# a step is one it sees. Measured: bench/findings.md#retention.
 BATCH = 50
-# Between two batches the pruner waits twice as long as the batch took, at least PAUSE_MIN:
-# an agent's write waiting for the lock in another process (SQLite's busy handler sleeps in
-# growing steps) finds it free when it next looks (bench/findings.md#retention).
-PAUSE_MIN = 0.02
+PAUSE_MIN = 0.05
 VACUUM_PAGES = 64  # pages an incremental_vacuum step frees (256 KiB with 4 KiB pages): a short write
 
 
