@@ -16,7 +16,7 @@ def forget_recent_pushes():
 
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory):
-    """One real Studio server (daphne runserver) for the session; tests use their own run ids."""
+    """One real Studio server (`manage.py runserver`) for the session; tests use their own run ids."""
     # A short grace keeps "finished after the agent exits" quick to observe.
     server = StudioServer(tmp_path_factory.mktemp("studio-data"), env={"STUDIO_DISCONNECT_GRACE": "3"}).start()
     yield server

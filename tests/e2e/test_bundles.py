@@ -55,6 +55,12 @@ def original(studio):
     # The spans are flushed before exit; the answer's message is pushed before the agent returns.
     wait_for(lambda: len(spans(studio, run_id)) >= 6, message="the spans")
     wait_for(lambda: query(studio, "SELECT 1 FROM runs_message WHERE run_id = ? AND role = 'user'", run_id))
+    # The agent has exited: its run finishes after the grace. (An imported run is never live, so
+    # the two pages match only once the original's has finished too.)
+    wait_for(
+        lambda: query(studio, "SELECT 1 FROM runs_run WHERE id = ? AND status = 'finished'", run_id),
+        message="the original run finished",
+    )
     return run_id
 
 
