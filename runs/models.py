@@ -43,11 +43,10 @@ class RunQuerySet(models.QuerySet):
         is not taken over; returns (None, False) then. Decided by the database's own writes (the
         UPDATE's filter, the primary key), so that two agents of different projects registering
         the same id at once cannot both win."""
+        fields = self._registered_fields(name, pid, status, client_timestamp, run_dir, now)
         if only_in_project:
-            return self._register_in(
-                run_id, project, now, self._registered_fields(name, pid, status, client_timestamp, run_dir, now)
-            )
-        fields = {"project": project, **self._registered_fields(name, pid, status, client_timestamp, run_dir, now)}
+            return self._register_in(run_id, project, now, fields)
+        fields["project"] = project
         return self.update_or_create(id=run_id, defaults=fields, create_defaults={**fields, "started_at": now})
 
     @staticmethod
