@@ -49,7 +49,17 @@ class Server(StudioServer):
     default, in a temporary data dir with its static files collected; or a running one (`url`)."""
 
     def __init__(
-        self, url=None, pid=None, data_dir=None, access_log=True, keep=False, env=None, server="uvicorn", app=ASGI_APP
+        self,
+        url=None,
+        pid=None,
+        data_dir=None,
+        access_log=True,
+        keep=False,
+        env=None,
+        server="uvicorn",
+        app=ASGI_APP,
+        root=ROOT,
+        python=sys.executable,
     ):
         super().__init__(
             env=env,
@@ -62,6 +72,8 @@ class Server(StudioServer):
             # the server then runs as a child of the profiler (RSS figures include the profiler).
             prefix=os.environ.get("BENCH_SERVER_PREFIX", "").split(),
             keep=keep,
+            root=root,
+            python=python,
         )
         self.external = url is not None
         if self.external:
@@ -140,6 +152,22 @@ class Server(StudioServer):
             return db.execute(sql, params).fetchone()[0]
         finally:
             db.close()
+
+
+def runtime_python(venv=ROOT / ".cache" / "runtime-venv"):
+    """The python of a venv holding requirements.txt alone, made on first use: the server as a
+    user installs it. The suite's venv also has the test tools, and python-socketio imports
+    whichever HTTP clients it finds installed (aiohttp, requests: about 20 MB of RSS)."""
+    venv = Path(venv)
+    python = venv / "bin" / "python"
+    stamp = venv / ".requirements"
+    wanted = (ROOT / "requirements.txt").read_text()
+    if not python.exists() or not stamp.exists() or stamp.read_text() != wanted:
+        print(f"making {venv} from requirements.txt", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.txt")], check=True)
+        stamp.write_text(wanted)
+    return python
 
 
 def _process_tree(pid):

@@ -35,8 +35,12 @@ class StudioServer:
     data_dir None: a temporary directory, removed by `stop()` unless `keep`. `restart()` keeps
     the data and the port. The benchmarks also ask for `collectstatic` (static files served as
     a deployment serves them), another ASGI `app` from `app_dir`, no access log, and a `prefix`
-    command (a profiler) the server runs under.
+    command (a profiler) the server runs under, and another checkout (`root`) to serve Studio
+    from, e.g. a git worktree of an older commit to compare with, with another `python` (a venv
+    of requirements.txt alone, as a user installs it).
     """
+
+    needs_database = True  # False: an app that is not Studio (bench/_floor.py): nothing to migrate
 
     _redis_prefix = property(lambda self: f"{os.environ.get('STUDIO_REDIS_PREFIX', 'studio')}-{self.port}")
 
@@ -53,6 +57,8 @@ class StudioServer:
         prefix=(),
         keep=False,
         reload=False,
+        root=ROOT,
+        python=sys.executable,
     ):
         self.data_dir = Path(data_dir) if data_dir else None
         self.port = port or free_port()
@@ -66,6 +72,8 @@ class StudioServer:
         self.prefix = list(prefix)
         self.keep = keep
         self.reload = reload
+        self.root = Path(root)
+        self.python = str(python)
         self.process = None
         self.pid = None
         self._tmp = None
@@ -83,7 +91,7 @@ class StudioServer:
     def command(self):
         if self.server == "uvicorn":
             command = [
-                sys.executable,
+                self.python,
                 "-m",
                 "uvicorn",
                 self.app,
@@ -102,7 +110,7 @@ class StudioServer:
                 command.append("--no-access-log")
             return command
         # --noreload keeps it one process (the one measured).
-        command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}"]
+        command = [self.python, "manage.py", "runserver", f"127.0.0.1:{self.port}"]
         if not self.reload:
             command.append("--noreload")
         if self.server == "daphne":
@@ -138,15 +146,15 @@ class StudioServer:
             env["STUDIO_REDIS_PREFIX"] = self._redis_prefix
         if self.app_dir:
             # the other app imports studio.asgi: the project root must be importable too
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(self.root), env.get("PYTHONPATH", "")) if p)
         return env
 
     def manage(self, *args, env=None, timeout=120):
         """`manage.py ARGS` on this server's own database (SQLite file or PostgreSQL); its stdout.
         A failure raises, with the command's stderr."""
         done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
+            [self.python, "manage.py", *args],
+            cwd=self.root,
             env={**self.environment(), **(env or {})},
             capture_output=True,
             text=True,
@@ -158,15 +166,15 @@ class StudioServer:
 
     def start(self, timeout=60):
         env = self.environment()
-        if self.server == "uvicorn" or self.collectstatic:
-            subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        if self.collectstatic:
+        if self.needs_database and (self.server == "uvicorn" or self.collectstatic):
+            subprocess.run([self.python, "manage.py", "migrate", "-v0"], cwd=self.root, env=env, check=True)
+        if self.needs_database and self.collectstatic:
             subprocess.run(
-                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+                [self.python, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=self.root, env=env, check=True
             )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.prefix + self.command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                self.prefix + self.command(), cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         self.pid = self.process.pid
         deadline = time.monotonic() + timeout
