@@ -33,7 +33,7 @@ from studio import auth_mode, live
 from studio.leadership import leadership
 from studio.rejected import Rejected
 
-from . import events, retention
+from . import events, retention, search
 from .agent_socket import NAMESPACE, run_room, sio
 from .answers import redeliver_pending, redeliver_unacknowledged
 from .models import AgentSocket, Run, Worker
@@ -165,7 +165,7 @@ async def sweep_forever():
     """On the leading worker only: count out the sockets of workers gone, finish runs whose grace
     ran out while no timer was watching them (their worker is gone, or restarted) and runs made
     from spans that went quiet, and send again the answers that a connected agent has not
-    acknowledged (a lost frame)."""
+    acknowledged (a lost frame), and index the streamed messages that wait for it."""
     lead = leadership(worker.id)
     loop = asyncio.get_running_loop()
     leading = False
@@ -196,6 +196,8 @@ async def sweep():
     # Tokens revoked by `manage.py revoke_token` (the settings page and the admin close theirs at once).
     await disconnect_agents(await database_sync_to_async(revoked_sockets)())
     await redeliver_unacknowledged()
+    # Streamed re-sends wait to be indexed (runs/search.py): keep that queue short.
+    await database_sync_to_async(search.index_pending)()
     prune_when_due()
 
 

@@ -1,8 +1,9 @@
 """Full-text search over a project's messages: what an agent said, thought, or which tool it called.
 
 `search(project, query, limit, cursor)` is the one entry point (the run list's search box, the
-API). SQLite searches the FTS5 table that triggers keep in step with runs_message; PostgreSQL
-a GIN index on the same text (runs/migrations/0008_message_search.py says what is indexed).
+API). SQLite searches the FTS5 table that triggers keep in step with runs_message (a streamed
+re-send waits in a queue that each search indexes first: `index_pending`); PostgreSQL a GIN
+index on the same text (runs/migrations/0008_message_search.py says what is indexed).
 
 The query is taken as words, never as FTS5 or tsquery syntax (whatever a person types is a
 valid search: no 500 for a stray quote): a message matches when it has every word. Newest
@@ -23,6 +24,8 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString, mark_safe
+
+from studio.db import writing
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -57,6 +60,56 @@ class Results:
     next_cursor: int | None  # pass it back as `cursor` for the next page; None: no more
 
 
+# SQLite: the searchable text of a message, from its JSON content `{content}` (a string, or a
+# list of blocks): text and thinking blocks, and the names of the tools called. The triggers of
+# runs/migrations/0008 and index_pending() below take it, in C, out of the stored JSON.
+SQLITE_TEXT = """CASE WHEN NOT json_valid({content}) THEN NULL
+  WHEN json_type({content}) = 'text' THEN json_extract({content}, '$')
+  WHEN json_type({content}) = 'array' THEN (
+    SELECT group_concat(CASE json_extract({content}, fullkey || '.type')
+        WHEN 'text' THEN json_extract({content}, fullkey || '.text')
+        WHEN 'thinking' THEN json_extract({content}, fullkey || '.thinking')
+        WHEN 'tool_use' THEN json_extract({content}, fullkey || '.name') END, ' ')
+    -- By path into the content, not json_extract(value): a string element's value is bare
+    -- text, which json_extract refuses as malformed JSON (and the write with it).
+    FROM json_each({content}) WHERE type = 'object')
+  END"""
+
+
+def sqlite_text(table):
+    """SQLITE_TEXT of the content column of `table` (a table name or alias, or new/old in a trigger)."""
+    return SQLITE_TEXT.replace("{content}", f"{table}.content")
+
+
+# A streamed re-send queues its message here rather than re-indexing it (runs/migrations/0010).
+PENDING = "runs_message_fts_pending"
+_INDEX_PENDING = [
+    f"DELETE FROM runs_message_fts WHERE rowid IN (SELECT id FROM {PENDING})",
+    f"""INSERT INTO runs_message_fts (rowid, text)
+      SELECT id, t FROM (SELECT m.id AS id, {sqlite_text("m")} AS t
+        FROM runs_message m JOIN {PENDING} p ON p.id = m.id) WHERE t IS NOT NULL AND t != ''""",
+    f"DELETE FROM {PENDING}",
+]
+
+
+def index_pending():
+    """SQLite: index the latest content of the messages re-sent since the last time; returns
+    how many there were. Every search does it first; the leader's sweep does it every few
+    seconds. Nothing to do on PostgreSQL, whose index follows the content by itself."""
+    if connection.vendor != "sqlite":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {PENDING}")
+        if not cursor.fetchone()[0]:
+            return 0
+    with writing(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {PENDING}")
+        waiting = cursor.fetchone()[0]
+        for sql in _INDEX_PENDING:
+            cursor.execute(sql)
+    return waiting
+
+
 def words(query):
     """The words of what a person typed, the way both indexes split text."""
     return _WORD.findall(query or "")[:MAX_WORDS]
@@ -77,6 +130,7 @@ def search(project, query, limit=DEFAULT_LIMIT, cursor=None):
     if connection.vendor == "postgresql":
         sql, params = _postgres(terms, project_id, limit + 1, cursor)
     else:
+        index_pending()
         sql, params = _sqlite(terms, project_id, limit + 1, cursor)
     with connection.cursor() as db:
         db.execute(sql, params)

@@ -17,41 +17,26 @@ finds a pushed message, so such a loss fails the suite).
 
 from django.db import migrations
 
-# The message's searchable text, from its JSON content `{content}` (a string, or a list of blocks).
-SQLITE_TEXT = """CASE WHEN NOT json_valid({content}) THEN NULL
-  WHEN json_type({content}) = 'text' THEN json_extract({content}, '$')
-  WHEN json_type({content}) = 'array' THEN (
-    SELECT group_concat(CASE json_extract({content}, fullkey || '.type')
-        WHEN 'text' THEN json_extract({content}, fullkey || '.text')
-        WHEN 'thinking' THEN json_extract({content}, fullkey || '.thinking')
-        WHEN 'tool_use' THEN json_extract({content}, fullkey || '.name') END, ' ')
-    -- By path into the content, not json_extract(value): a string element's value is bare
-    -- text, which json_extract refuses as malformed JSON (and the write with it).
-    FROM json_each({content}) WHERE type = 'object')
-  END"""
-
-
-def _text(source):
-    return SQLITE_TEXT.replace("{content}", f"{source}.content")
-
+# What is indexed: the message's text, from its JSON content (runs/search.py says which parts).
+from runs.search import sqlite_text
 
 SQLITE_FORWARD = [
     "CREATE VIRTUAL TABLE runs_message_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2')",
     f"""CREATE TRIGGER runs_message_fts_insert AFTER INSERT ON runs_message BEGIN
       INSERT INTO runs_message_fts (rowid, text)
-        SELECT new.id, t FROM (SELECT {_text("new")} AS t) WHERE t IS NOT NULL AND t != '';
+        SELECT new.id, t FROM (SELECT {sqlite_text("new")} AS t) WHERE t IS NOT NULL AND t != '';
     END""",
     f"""CREATE TRIGGER runs_message_fts_update AFTER UPDATE OF content ON runs_message
       WHEN old.content IS NOT new.content BEGIN
       DELETE FROM runs_message_fts WHERE rowid = old.id;
       INSERT INTO runs_message_fts (rowid, text)
-        SELECT new.id, t FROM (SELECT {_text("new")} AS t) WHERE t IS NOT NULL AND t != '';
+        SELECT new.id, t FROM (SELECT {sqlite_text("new")} AS t) WHERE t IS NOT NULL AND t != '';
     END""",
     """CREATE TRIGGER runs_message_fts_delete AFTER DELETE ON runs_message BEGIN
       DELETE FROM runs_message_fts WHERE rowid = old.id;
     END""",
     f"""INSERT INTO runs_message_fts (rowid, text)
-      SELECT id, t FROM (SELECT m.id AS id, {_text("m")} AS t FROM runs_message m) WHERE t IS NOT NULL AND t != ''""",
+      SELECT id, t FROM (SELECT m.id AS id, {sqlite_text("m")} AS t FROM runs_message m) WHERE t IS NOT NULL AND t != ''""",
 ]
 SQLITE_BACKWARD = [
     "DROP TRIGGER IF EXISTS runs_message_fts_insert",

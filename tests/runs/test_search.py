@@ -64,6 +64,39 @@ def test_a_streamed_message_is_found_by_its_last_content_only(client):
     assert found(project, "final") == ["m-stream"]
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index; PostgreSQL's follows the content by itself")
+def test_a_streamed_re_send_waits_to_be_indexed_and_a_search_indexes_it_first(client):
+    register(client, "run-q", project="Queue")
+    message = msg("m-q", content=[text("draft")])
+    push(client, message, run_id="run-q")
+    for words_so_far in ("draft one", "draft one two", "final three"):
+        push(client, {**message, "content": [text(words_so_far)]}, run_id="run-q")
+    assert pending() == 1  # three re-sends, one message to index
+    assert found(make_project("Queue"), "three") == ["m-q"]
+    assert found(make_project("Queue"), "draft") == []
+    assert pending() == 0
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index")
+def test_indexing_the_queue_skips_a_message_deleted_meanwhile(client):
+    register(client, "run-d", project="Gone")
+    message = msg("m-d", content=[text("before")])
+    push(client, message, run_id="run-d")
+    push(client, {**message, "content": [text("after")]}, run_id="run-d")
+    Message.objects.filter(msg_id="m-d").delete()
+    assert search.index_pending() == 1
+    assert pending() == 0
+    assert found(make_project("Gone"), "after") == found(make_project("Gone"), "before") == []
+
+
+def pending():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {search.PENDING}")
+        return cursor.fetchone()[0]
+
+
 def test_a_deleted_run_leaves_nothing_to_find(reply):
     make_message(reply, "m1", [text("ephemeral")])
     project = reply.run.project
@@ -121,3 +154,19 @@ def test_any_query_is_a_valid_search(reply, query):
 def test_a_bad_limit_or_cursor_is_refused(reply, limit, cursor):
     with pytest.raises(ValueError):
         search.search(reply.run.project, "x", limit=limit, cursor=cursor)
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index")
+@pytest.mark.django_db(transaction=True)
+def test_the_leaders_sweep_indexes_the_queue_when_nobody_searches(client):
+    from asgiref.sync import async_to_sync
+
+    from runs import agent_link
+
+    register(client, "run-w", project="Sweep")
+    message = msg("m-w", content=[text("streaming")])
+    push(client, message, run_id="run-w")
+    push(client, {**message, "content": [text("streamed whole")]}, run_id="run-w")
+    assert pending() == 1
+    async_to_sync(agent_link.sweep)()
+    assert pending() == 0
