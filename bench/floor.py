@@ -24,12 +24,17 @@ Targets (issue 18):
   OTLP >= 25 % of the floor's spans/s (the floor decodes only)
   RSS <= 100 MB idle and <= 200 MB after the loads
 
---before DIR adds the same Studio servers run from DIR, a checkout of an older commit made
-with `git worktree add DIR REV`, as "uvicorn@before" and "runserver@before", in the same
-rounds: before and after, interleaved, each against the same floor.
+Each Studio server is measured right beside a floor of its own (the floor first in one round,
+second in the next), and its ratios are to that floor: a noisy minute of a shared machine, which
+can slow everything twofold for a while, then falls on both of a pair.
+
+--before DIR[:SERVERS] (repeatable) adds Studio servers run from DIR, a checkout of an older
+commit made with `git worktree add DIR REV` (SERVERS: default --servers), named e.g.
+"uvicorn@cf3c77c", in the same rounds: before and after, interleaved.
 """
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -90,7 +95,13 @@ def add_arguments(p):
         default="uvicorn,runserver",
         help="Studio servers beside the floor: uvicorn, runserver, daphne (default uvicorn,runserver)",
     )
-    p.add_argument("--before", metavar="DIR", help="also the same servers run from this older checkout")
+    p.add_argument(
+        "--before",
+        metavar="DIR[:SERVERS]",
+        action="append",
+        default=[],
+        help="also these servers (default: --servers) run from this older checkout; repeatable",
+    )
     p.add_argument(
         "--suite-venv",
         action="store_true",
@@ -137,53 +148,85 @@ def measure(server, args, studio):
     return figures
 
 
-def make(kind, args):
-    name, _, where = kind.partition("@")
-    python = sys.executable if args.suite_venv else runtime_python()
-    if name == "floor":
-        return Floor(access_log=not args.no_access_log, python=python)
-    root = {"root": Path(args.before)} if where == "before" else {}
-    return Server(server=name, access_log=not args.no_access_log, python=python, **root)
+def servers_of(text):
+    return [k.strip() for k in text.split(",") if k.strip()]
 
 
-def one_round(kinds, args, number):
+def older_checkouts(args):
+    """{suffix: (checkout, servers)} of the --before options, the suffix "@<its commit>"."""
     out = {}
-    turn = number % len(kinds)
-    for kind in kinds[turn:] + kinds[:turn]:
-        server = make(kind, args)
-        with server:
-            print(f"round {number + 1}: {kind} on {server.url}", flush=True)
-            try:
-                out[kind] = measure(server, args, studio=kind != "floor")
-            except BaseException:
-                print(f"{kind}'s log ends:\n{server.log()[-5000:]}", flush=True)
-                raise
+    for option in args.before:
+        where, _, kinds = option.partition(":")
+        commit = subprocess.run(
+            ["git", "-C", where, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        out[f"@{commit}"] = (Path(where), servers_of(kinds or args.servers))
     return out
 
 
+def make(kind, args, checkouts):
+    name, at, commit = kind.partition("@")
+    python = sys.executable if args.suite_venv else runtime_python()
+    if name == "floor":
+        return Floor(access_log=not args.no_access_log, python=python)
+    root = {"root": checkouts[at + commit][0]} if at else {}
+    return Server(server=name, access_log=not args.no_access_log, python=python, **root)
+
+
+def measure_one(kind, args, checkouts, number):
+    server = make(kind, args, checkouts)
+    with server:
+        print(f"round {number + 1}: {kind} on {server.url}", flush=True)
+        try:
+            return measure(server, args, studio=kind != "floor")
+        except BaseException:
+            print(f"{kind}'s log ends:\n{server.log()[-5000:]}", flush=True)
+            raise
+
+
+def one_round(studios, args, checkouts, number):
+    """{kind: figures, "floor~kind": the figures of the floor measured beside it}."""
+    out = {}
+    turn = number % len(studios)
+    for i, kind in enumerate(studios[turn:] + studios[:turn]):
+        pair = [kind, "floor"] if (number + i) % 2 else ["floor", kind]
+        for which in pair:
+            out[which if which != "floor" else f"floor~{kind}"] = measure_one(which, args, checkouts, number)
+    return out
+
+
+def _floors(r):
+    return [figures for key, figures in r.items() if key.startswith("floor~")]
+
+
 def ratio_over_rounds(rounds, kind, name, base_kind, base_name=None):
-    """The median over rounds of rounds[i][kind][name] / rounds[i][base_kind][base_name]."""
+    """The median over rounds of rounds[i][kind][name] / rounds[i][base_kind][base_name]; the
+    base "floor" is the floor measured beside `kind`."""
     values = []
     for r in rounds:
-        value, base = r[kind].get(name), r[base_kind].get(base_name or name)
+        base_figures = r[f"floor~{kind}"] if base_kind == "floor" else r[base_kind]
+        value, base = r[kind].get(name), base_figures.get(base_name or name)
         if value is not None and base:
             values.append(value / base)
     return median(values) if values else None
 
 
 def value_over_rounds(rounds, kind, name):
-    values = [r[kind][name] for r in rounds if r[kind].get(name) is not None]
+    if kind == "floor":  # every floor of every round
+        values = [f[name] for r in rounds for f in _floors(r) if f.get(name) is not None]
+    else:
+        values = [r[kind][name] for r in rounds if r[kind].get(name) is not None]
     return median(values) if values else None
 
 
 def run(args):
-    studios = [k.strip() for k in args.servers.split(",") if k.strip()]
-    if args.before:
-        studios += [f"{k}@before" for k in studios]
+    checkouts = older_checkouts(args)
+    heads = servers_of(args.servers)
+    studios = heads + [f"{k}{suffix}" for suffix, (_, kinds) in checkouts.items() for k in kinds]
     kinds = ["floor", *studios]
     rounds = []
     for number in range(args.rounds):
-        rounds.append(one_round(kinds, args, number))
+        rounds.append(one_round(studios, args, checkouts, number))
 
     result = Result(f"Studio against the floor, {args.rounds} interleaved rounds")
     names = [short for short, _, _ in PICKED] + [
@@ -245,7 +288,7 @@ def run(args):
             add(f"{kind}: {name} / floor", ratio_over_rounds(rounds, kind, name, "floor"), "x", f">= {OTLP_SHARE}")
         add(f"{kind}: RSS idle", value_over_rounds(rounds, kind, "RSS idle"), "MB", f"<= {IDLE_MB}")
         add(f"{kind}: RSS peak", value_over_rounds(rounds, kind, "RSS peak"), "MB", f"<= {LOADED_MB}")
-    for suffix in ("", "@before"):
+    for suffix in ("", *checkouts):
         fast, quick = f"uvicorn{suffix}", f"runserver{suffix}"
         if fast in studios and quick in studios:
             add(
@@ -262,16 +305,19 @@ def run(args):
                     "x",
                     f"<= {RUNSERVER_RATIO}",
                 )
-    if args.before:
-        for kind in studios:
-            if kind.endswith("@before"):
+    for suffix in checkouts:
+        for kind in heads:
+            if kind + suffix not in studios:
                 continue
             for name in (
                 "pushMessage p50, new replies",
+                "pushMessage p50, streamed message",
                 "sequential pushMessage: server CPU per call",
+                "16 agents calls/s",
                 "OTLP gzip spans/s",
+                "push -> page frame p50, new message",
             ):
-                add(f"{kind}: {name}, after / before", ratio_over_rounds(rounds, kind, name, f"{kind}@before"), "x")
+                add(f"{kind}: {name}, now / at {suffix[1:]}", ratio_over_rounds(rounds, kind, name, kind + suffix), "x")
     # Every round's figures too, so that the spread behind each median stays in the record.
     result.notes += [f"round {i + 1}: {json.dumps(r, sort_keys=True)}" for i, r in enumerate(rounds)]
     met = sum(1 for f in result.figures if f.target and f.met())
