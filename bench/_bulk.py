@@ -1,8 +1,8 @@
 """A big database, fast: rows written straight into a migrated Studio SQLite file.
 
 Not through the API (1,000,000 pushMessage calls would take an hour): plain INSERTs in large
-transactions with the sqlite3 module. runs_message's triggers still fire, so the search index
-is built as pushMessage builds it. Texts are drawn from a Zipf-like vocabulary, plus marker
+transactions with the sqlite3 module. Each run's messages are then indexed for search as the
+leader's sweep indexes pushed ones (runs/search.py). Texts are drawn from a Zipf-like vocabulary, plus marker
 words at known frequencies for the searches: RARE in 1 message of 100,000, MEDIUM in 1 of
 1,000, COMMON in 1 of 10.
 """
@@ -38,6 +38,12 @@ def _iso(moment):
 def generate(db_path, messages=1_000_000, spans=1_000_000, runs=1000, project="bench-big", seed=1, say=print):
     """Write `runs` finished runs of one project holding `messages` messages (10 a reply) and
     `spans` spans (6 a trace, one in three an LLM call with tokens), over the last 12 months."""
+    from runs import search  # here: the scripts put the checkout on sys.path once started
+
+    # The messages above the search index's mark (none is queued: none was re-sent).
+    index_new = f"""INSERT INTO runs_message_fts (rowid, text)
+      SELECT id, t FROM (SELECT m.id AS id, {search.sqlite_text("m")} AS t FROM runs_message m
+        WHERE m.id > (SELECT upto FROM {search.INDEXED})) WHERE t IS NOT NULL AND t != ''"""
     rng = random.Random(seed)
     db = sqlite3.connect(db_path, timeout=60)
     db.execute("PRAGMA synchronous=OFF")
@@ -86,6 +92,8 @@ def generate(db_path, messages=1_000_000, spans=1_000_000, runs=1000, project="b
                 " reply_id, run_id, tool_calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            db.execute(index_new)
+            db.execute(f"UPDATE {search.INDEXED} SET upto = (SELECT max(id) FROM runs_message)")
         if r % 100 == 99:
             say(f"  {index:,} messages ({time.monotonic() - started:.0f} s)")
     spans_per_run = max(spans // runs, 6)

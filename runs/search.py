@@ -1,9 +1,9 @@
 """Full-text search over a project's messages: what an agent said, thought, or which tool it called.
 
 `search(project, query, limit, cursor)` is the one entry point (the run list's search box, the
-API). SQLite searches the FTS5 table that triggers keep in step with runs_message (a streamed
-re-send waits in a queue that each search indexes first: `index_pending`); PostgreSQL a GIN
-index on the same text (runs/migrations/0008_message_search.py says what is indexed).
+API). SQLite searches an FTS5 table that is brought up to date before each search and in the
+leader's sweep, so that a push writes nothing for it (`index_pending`); PostgreSQL a GIN index
+on the same text (runs/migrations/0008_message_search.py says what is indexed).
 
 The query is taken as words, never as FTS5 or tsquery syntax (whatever a person types is a
 valid search: no 500 for a stray quote): a message matches when it has every word. Newest
@@ -81,33 +81,73 @@ def sqlite_text(table):
     return SQLITE_TEXT.replace("{content}", f"{table}.content")
 
 
-# A streamed re-send queues its message here rather than re-indexing it (runs/migrations/0010).
+# What waits to be indexed (runs/migrations/0010 and 0011): every message above the mark
+# INDEXED.upto (ids only grow), and those at or below it queued in PENDING since they changed.
 PENDING = "runs_message_fts_pending"
-_INDEX_PENDING = [
-    f"DELETE FROM runs_message_fts WHERE rowid IN (SELECT id FROM {PENDING})",
-    f"""INSERT INTO runs_message_fts (rowid, text)
-      SELECT id, t FROM (SELECT m.id AS id, {sqlite_text("m")} AS t
-        FROM runs_message m JOIN {PENDING} p ON p.id = m.id) WHERE t IS NOT NULL AND t != ''""",
-    f"DELETE FROM {PENDING}",
+INDEXED = "runs_message_fts_indexed"
+# Messages indexed in one write transaction: pushes queue behind it for the writer's lock.
+INDEX_BATCH = 500
+_WAITING = f"""SELECT EXISTS (SELECT 1 FROM {PENDING})
+  OR EXISTS (SELECT 1 FROM runs_message WHERE id > (SELECT coalesce(max(upto), 0) FROM {INDEXED}))"""
+_INDEX = [
+    # The queued messages up to %(queued)s, then the new ones above the mark up to %(upto)s; a
+    # row either had in the index is replaced.
+    "DELETE FROM runs_message_fts WHERE rowid IN (SELECT id FROM {pending} WHERE id <= %(queued)s)",
+    "DELETE FROM runs_message_fts WHERE rowid > %(mark)s AND rowid <= %(upto)s",
+    """INSERT INTO runs_message_fts (rowid, text)
+      SELECT id, t FROM (SELECT m.id AS id, {text} AS t
+        -- CROSS JOIN: SQLite then walks the queue, not the messages below its last id.
+        FROM {pending} p CROSS JOIN runs_message m ON m.id = p.id WHERE p.id <= %(queued)s)
+      WHERE t IS NOT NULL AND t != ''""",
+    """INSERT INTO runs_message_fts (rowid, text)
+      SELECT id, t FROM (SELECT m.id AS id, {text} AS t FROM runs_message m
+        WHERE m.id > %(mark)s AND m.id <= %(upto)s AND m.id NOT IN (SELECT id FROM {pending} WHERE id <= %(queued)s))
+      WHERE t IS NOT NULL AND t != ''""",
+    "DELETE FROM {pending} WHERE id <= %(queued)s",
 ]
+_INDEX = [sql.format(pending=PENDING, text=sqlite_text("m")) for sql in _INDEX]
 
 
-def index_pending():
-    """SQLite: index the latest content of the messages re-sent since the last time; returns
-    how many there were. Every search does it first; the leader's sweep does it every few
-    seconds. Nothing to do on PostgreSQL, whose index follows the content by itself."""
+def index_pending(batch=INDEX_BATCH):
+    """SQLite: index the messages stored or changed since the last time, in transactions of at
+    most `batch` messages each; returns how many it took (queued and new). Every search does it
+    first; the leader's sweep does it every few seconds. Nothing to do on PostgreSQL, whose index
+    follows the content by itself."""
     if connection.vendor != "sqlite":
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {PENDING}")
-        if not cursor.fetchone()[0]:
-            return 0
+    done = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_WAITING)
+            if not cursor.fetchone()[0]:
+                return done
+        taken = _index_batch(batch)
+        done += taken
+        if taken == 0:
+            return done
+
+
+def _index_batch(batch):
     with writing(), connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {PENDING}")
-        waiting = cursor.fetchone()[0]
-        for sql in _INDEX_PENDING:
-            cursor.execute(sql)
-    return waiting
+        cursor.execute(f"SELECT coalesce(max(upto), 0), count(*) FROM {INDEXED}")
+        mark, rows = cursor.fetchone()
+        cursor.execute(f"SELECT id FROM {PENDING} ORDER BY id LIMIT %s", [batch])
+        queued = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT id FROM runs_message WHERE id > %s ORDER BY id LIMIT %s", [mark, max(batch - len(queued), 0)]
+        )
+        new = [row[0] for row in cursor.fetchall()]
+        if not queued and not new:
+            return 0
+        params = {"queued": queued[-1] if queued else 0, "mark": mark, "upto": new[-1] if new else mark}
+        for sql in _INDEX:
+            cursor.execute(sql, params)
+        if rows != 1:  # the mark's row went missing: one row again (the range above 0 is indexed)
+            cursor.execute(f"DELETE FROM {INDEXED}")
+            cursor.execute(f"INSERT INTO {INDEXED} (upto) VALUES (%s)", [params["upto"]])
+        else:
+            cursor.execute(f"UPDATE {INDEXED} SET upto = %s", [params["upto"]])
+    return len(queued) + len(new)
 
 
 def words(query):

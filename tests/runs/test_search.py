@@ -65,47 +65,99 @@ def test_a_streamed_message_is_found_by_its_last_content_only(client):
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index; PostgreSQL's follows the content by itself")
-def test_a_streamed_re_send_waits_to_be_indexed_and_a_search_indexes_it_first(client):
+def test_a_push_leaves_its_message_to_be_indexed_and_a_search_indexes_it_first(client):
     register(client, "run-q", project="Queue")
     message = msg("m-q", content=[text("draft")])
     push(client, message, run_id="run-q")
     for words_so_far in ("draft one", "draft one two", "final three"):
         push(client, {**message, "content": [text(words_so_far)]}, run_id="run-q")
-    assert pending() == 1  # three re-sends, one message to index
+    # Above the mark: the re-sends of a message not indexed yet queue nothing.
+    assert (unindexed(), queued(), indexed()) == (1, 0, 0)
     assert found(make_project("Queue"), "three") == ["m-q"]
     assert found(make_project("Queue"), "draft") == []
-    assert pending() == 0
+    assert (unindexed(), queued(), indexed()) == (0, 0, 1)
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index")
-def test_indexing_the_queue_skips_a_message_deleted_meanwhile(client):
-    register(client, "run-d", project="Gone")
-    message = msg("m-d", content=[text("before")])
-    push(client, message, run_id="run-d")
-    push(client, {**message, "content": [text("after")]}, run_id="run-d")
-    Message.objects.filter(msg_id="m-d").delete()
+def test_a_re_send_of_an_indexed_message_is_queued_once(client):
+    register(client, "run-r", project="Resend")
+    message = msg("m-r", content=[text("draft")])
+    push(client, message, run_id="run-r")
     assert search.index_pending() == 1
-    assert pending() == 0
-    assert found(make_project("Gone"), "after") == found(make_project("Gone"), "before") == []
+    for words_so_far in ("draft one", "draft one two", "final three"):
+        push(client, {**message, "content": [text(words_so_far)]}, run_id="run-r")
+    assert (unindexed(), queued()) == (0, 1)
+    assert found(make_project("Resend"), "three") == ["m-r"]
+    assert found(make_project("Resend"), "draft") == []
+    assert (queued(), indexed()) == (0, 1)
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index")
+def test_indexing_skips_messages_deleted_meanwhile(client):
+    register(client, "run-d", project="Gone")
+    queued_one, new_one = msg("m-d", content=[text("before")]), msg("m-n", content=[text("fresh")])
+    push(client, queued_one, run_id="run-d")
+    search.index_pending()
+    push(client, {**queued_one, "content": [text("after")]}, run_id="run-d")
+    push(client, new_one, run_id="run-d")
+    Message.objects.filter(msg_id__in=["m-d", "m-n"]).delete()
+    assert search.index_pending() == 1  # the queued one; the new one is gone from the range
+    assert (unindexed(), queued(), indexed()) == (0, 0, 0)
+    assert [found(make_project("Gone"), word) for word in ("before", "after", "fresh")] == [[], [], []]
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index")
+def test_a_message_stored_below_the_mark_with_an_id_of_its_own_is_found(reply):
+    first_pk = make_message(reply, "m1", [text("first")]).pk
+    make_message(reply, "m2", [text("second")])
+    Message.objects.filter(pk=first_pk).delete()
+    search.index_pending()
+    Message.objects.create(pk=first_pk, run=reply.run, reply=reply, msg_id="m1", content=[text("again")])
+    assert queued() == 1
+    assert found(reply.run.project, "again") == ["m1"]
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index")
+def test_indexing_goes_in_batches_until_nothing_waits(reply):
+    for i in range(5):
+        make_message(reply, f"m{i}", [text(f"word{i} common")])
+    search.index_pending()
+    make_message(reply, "m5", [text("word5 common")])
+    for i in range(3):
+        Message.objects.filter(msg_id=f"m{i}").update(content=[text(f"changed{i} common")])
+    assert (unindexed(), queued()) == (1, 3)
+    assert search.index_pending(batch=2) == 4
+    assert (unindexed(), queued(), indexed()) == (0, 0, 6)
+    assert sorted(found(reply.run.project, "common")) == [f"m{i}" for i in range(6)]
+    assert found(reply.run.project, "changed1") == ["m1"] and found(reply.run.project, "word1") == []
 
 
 @pytest.fixture(autouse=True)
-def empty_queue():
-    """The queue is a raw table, which the flush after a transactional test leaves as it is:
-    each test starts with it empty."""
+def nothing_waits():
+    """The queue and the mark are raw tables, which the flush after a transactional test leaves
+    as they are: each test starts with nothing waiting to be indexed."""
     if not ON_POSTGRES:
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {search.PENDING}")
+        search.index_pending()
 
 
-def pending():
+def _count(sql):
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {search.PENDING}")
+        cursor.execute(sql)
         return cursor.fetchone()[0]
+
+
+def queued():
+    return _count(f"SELECT count(*) FROM {search.PENDING}")
+
+
+def unindexed():
+    return _count(f"SELECT count(*) FROM runs_message WHERE id > (SELECT upto FROM {search.INDEXED})")
+
+
+def indexed():
+    return _count("SELECT count(*) FROM runs_message_fts")
 
 
 def test_a_deleted_run_leaves_nothing_to_find(reply):
@@ -178,6 +230,29 @@ def test_the_leaders_sweep_indexes_the_queue_when_nobody_searches(client):
     message = msg("m-w", content=[text("streaming")])
     push(client, message, run_id="run-w")
     push(client, {**message, "content": [text("streamed whole")]}, run_id="run-w")
-    assert pending() == 1
+    assert unindexed() == 1
     async_to_sync(agent_link.sweep)()
-    assert pending() == 0
+    assert (unindexed(), queued()) == (0, 0)
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index")
+@pytest.mark.django_db(transaction=True)
+def test_migrating_back_past_the_mark_and_forward_again_leaves_everything_findable(reply):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.migrate([("runs", target)])
+
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("runs")[0][1]
+    make_message(reply, "waiting", [text("unindexed words")])
+    migrate("0010_message_search_deferred")  # indexes what waits: 0010 indexes new messages at once
+    assert _count("SELECT count(*) FROM runs_message_fts WHERE runs_message_fts MATCH 'unindexed'") == 1
+    make_message(reply, "under-0010", [text("older scheme")])
+    Message.objects.filter(msg_id="waiting").update(content=[text("rewritten words")])  # 0010 queues it
+    migrate(latest)
+    project = reply.run.project
+    assert [found(project, word) for word in ("older", "rewritten", "unindexed")] == [["under-0010"], ["waiting"], []]
+    make_message(reply, "after", [text("newest scheme")])
+    assert found(project, "scheme") == ["after", "under-0010"]
