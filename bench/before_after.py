@@ -7,8 +7,8 @@ Each round starts a fresh Studio from this checkout and one from the older check
 worker, as README's team command, on a venv of requirements.txt alone as floor.py does), runs
 all.py's loads against each, and stops it; which goes first turns each round, so that a slow
 minute of this shared machine falls on each in turn. Prints every figure's median over the
-rounds for both, now / before, and whether that is better or worse (by the figure's target, or
-its unit where it has none). --record appends one line to the results file with every round's
+rounds for both, the median of the rounds' now / before, and whether that is better or worse (by
+the figure's target, or its unit where it has none). --record appends one line to the results file with every round's
 figures of both.
 """
 
@@ -59,19 +59,30 @@ def higher_is_better(unit, target):
 
 
 def compare(rounds, now, before):
-    """Rows of (figure, unit, median now, median before, now/before, verdict)."""
+    """Rows of (figure, unit, median now, median before, median of the rounds' now/before, verdict).
+
+    The ratio is taken within each round (the two servers measured one after the other), then
+    its median over the rounds: a slow spell of the machine spans a round more often than it
+    spans a whole run."""
     rows = []
     for name, (_, unit, target) in rounds[0][now].items():
-        values = {
-            side: [r[side][name][0] for r in rounds if name in r[side] and r[side][name][0] is not None]
-            for side in (now, before)
-        }
-        if not values[now] or not values[before]:
+        pairs = [
+            (r[now][name][0], r[before][name][0])
+            for r in rounds
+            if name in r[before] and r[now][name][0] is not None and r[before][name][0] is not None
+        ]
+        if not pairs:
             continue
-        a, b = statistics.median(values[now]), statistics.median(values[before])
-        ratio = a / b if b else float("nan")
-        better = ratio >= 1 if higher_is_better(unit, target) else ratio <= 1
-        rows.append((name, unit, a, b, ratio, "better or equal" if better else "worse"))
+        a, b = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+        ratios = [x / y for x, y in pairs if y]
+        ratio = statistics.median(ratios) if ratios else float("nan")
+        if a == b:
+            verdict = "same"
+        elif ratio != ratio:
+            verdict = "n/a"
+        else:
+            verdict = "better" if (ratio > 1) == higher_is_better(unit, target) else "worse"
+        rows.append((name, unit, a, b, ratio, verdict))
     return rows
 
 
@@ -85,7 +96,7 @@ def main():
         if number % 2:
             order.reverse()
         rounds.append({name: measure(root, args) for name, root in order})
-    print(f"\n== now ({now}) and before ({then}), medians of {args.rounds} rounds")
+    print(f"\n== now ({now}) and before ({then}), medians of {args.rounds} rounds; now/before: within a round")
     print(f"  {'figure':<62} {'unit':<8} {'now':>10} {'before':>10} {'now/before':>10}")
     for name, unit, a, b, ratio, verdict in compare(rounds, now, then):
         print(f"  {name[:62]:<62} {unit:<8} {a:>10,.2f} {b:>10,.2f} {ratio:>10.2f}  {verdict}")

@@ -64,6 +64,8 @@ class RunConsumer(ProjectRunsConsumer):
         self.counts = None  # the details panel's, as last counted
         self.requests_live = None  # run.is_live as the page's input requests last showed it
         self.replies_sent = set()  # the replies whose bubble this socket has sent
+        # Sent before each message: rendered once, it is the same every time.
+        self.placeholder_gone = render_to_string("runs/run.html#chat-empty-removed")
         run = Run.objects.filter(pk=self.run_id).first()
         if run is None or not self.may_see(run.project_id):
             return False
@@ -130,7 +132,7 @@ class RunConsumer(ProjectRunsConsumer):
         except Message.DoesNotExist:
             return ""
         context = {"message": message, "run": message.run_id}
-        placeholder_gone = render_to_string("runs/run.html#chat-empty-removed")
+        placeholder_gone = self.placeholder_gone
         if self.group_mode == chat.GROUP_BY_MESSAGE:
             return placeholder_gone + render_to_string("runs/message_bubble.html", context)
         html = render_to_string("runs/message.html", context)
