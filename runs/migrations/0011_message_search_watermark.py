@@ -9,7 +9,8 @@ search and in the leader's sweep. A push then writes nothing for the index: the 
 
 The triggers queue a message only when it is at or below the mark: a re-send of a message that
 was indexed already, or a row stored with an id of its own below the mark. Re-sends of a
-message not yet indexed cost nothing: the range takes their latest content.
+message not yet indexed cost nothing: the range takes their latest content (the mark is
+checked first, before comparing the old content with the new).
 
 PostgreSQL: nothing changes (its GIN index is on an expression of the content).
 """
@@ -36,7 +37,7 @@ SQLITE_FORWARD = [
     END""",
     "DROP TRIGGER runs_message_fts_update",
     f"""CREATE TRIGGER runs_message_fts_update AFTER UPDATE OF content ON runs_message
-      WHEN old.content IS NOT new.content AND {AT_OR_BELOW_MARK} BEGIN
+      WHEN {AT_OR_BELOW_MARK} AND old.content IS NOT new.content BEGIN
       {QUEUE_NEW}
     END""",
 ]
