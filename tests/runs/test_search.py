@@ -132,6 +132,20 @@ def test_indexing_goes_in_batches_until_nothing_waits(reply):
     assert found(reply.run.project, "changed1") == ["m1"] and found(reply.run.project, "word1") == []
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's FTS5 index")
+def test_a_lost_mark_reindexes_everything_once(reply):
+    for i in range(3):
+        make_message(reply, f"m{i}", [text(f"kept{i} words")])
+    search.index_pending()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {search.INDEXED}")
+    assert search.index_pending(batch=2) == 3
+    assert indexed() == 3 and _count(f"SELECT count(*) FROM {search.INDEXED}") == 1
+    assert found(reply.run.project, "kept1") == ["m1"]
+
+
 @pytest.fixture(autouse=True)
 def nothing_waits():
     """The queue and the mark are raw tables, which the flush after a transactional test leaves
