@@ -167,6 +167,15 @@ _FAILED_RESULT_STATES = frozenset({"error", "interrupted", "denied"})
 
 
 @register.filter
+def block_state(block):
+    """A 2.x call or result's state, or "" when it has none (agentscope 1.0's and Java's): read
+    with .get, as `block.state` would raise and catch three exceptions inside the template
+    engine for every block without one."""
+    state = block.get("state") if isinstance(block, dict) else None
+    return state if isinstance(state, str) else ""
+
+
+@register.filter
 def call_state(state):
     return _CALL_STATES.get(state, state) if isinstance(state, str) else ""
 

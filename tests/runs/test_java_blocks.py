@@ -326,3 +326,16 @@ def test_a_2x_tool_result_that_failed_is_marked_and_says_how(client):
     assert '<span class="call-state denied">denied</span>' in html
     assert '<span class="call-state finished">done</span>' in html
     assert "permission denied by the user" in html
+
+
+def test_a_call_and_result_without_a_state_show_none(client):
+    message = push_java_message(
+        client,
+        [
+            {"type": "tool_use", "id": "c1", "name": "get_weather", "input": {"city": "Oslo"}},
+            {"type": "tool_result", "id": "c1", "name": "get_weather", "output": "sunny"},
+        ],
+    )
+    html = page(client, message.run)
+    assert "<strong>get_weather</strong>" in html and "for call <code>c1</code>" in html
+    assert "call-state" not in html
