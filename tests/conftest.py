@@ -14,6 +14,23 @@ def forget_recent_pushes():
     recording.recent.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_database_can_be_dropped(django_db_setup, django_db_blocker):
+    """PostgreSQL (make test-team): at the end, close what still uses the test database (the
+    connections of this process's other threads, a server a test left behind), so that pytest-django
+    can drop it; else each run leaves a database behind on the machine."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory):
     """One real Studio server (`manage.py runserver`) for the session; tests use their own run ids."""
