@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -55,6 +56,23 @@ class StudioRunserver:
         if not is_loopback(self.addr):
             settings.STUDIO_AUTH = True
         super().inner_run(*args, **options)
+
+
+# On a code change the autoreloader's child ends with sys.exit(3), which first waits for every
+# non-daemon thread: the thread pools' workers (pages, agents, gRPC). One held up by a request
+# the change interrupted would keep the old process, and its port, for ever, and the parent never
+# starts the new one (seen once in CI: the reload logged, then nothing). So it ends this long
+# after the change at the latest.
+RELOAD_EXIT_GRACE = 5.0
+
+
+def _exit_soon_after_a_change(sender, file_path, **kwargs):
+    if Path(file_path).suffix != ".py":
+        return  # a template's change reloads no process (Django's own receiver says so)
+    timer = threading.Timer(RELOAD_EXIT_GRACE, os._exit, args=(3,))
+    timer.daemon = True
+    timer.start()
+    # None: Django goes on to reload (a receiver returning True would cancel it).
 
 
 def daphne_command():
@@ -99,6 +117,7 @@ class Command(StudioRunserver, DjangoRunserver):
 
         # An exception the autoreloader's parent silenced is raised in the child, as Django's.
         autoreload.raise_last_exception()
+        autoreload.file_changed.connect(_exit_soon_after_a_change, dispatch_uid="studio-reload-exit")
         if not options["skip_checks"]:
             self.stdout.write("Performing system checks...\n\n")
             self.check(display_num_errors=True)
