@@ -21,8 +21,11 @@ def test_database_can_be_dropped(django_db_setup, django_db_blocker):
     can drop it; else each run leaves a database behind on the machine."""
     yield
     from django.db import connection
+    from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 
-    if connection.vendor != "postgresql":
+    # pytest-django makes a test database only if some test asked for one: a run of e2e tests
+    # alone has none to drop, and the configured database itself need not exist.
+    if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].startswith(TEST_DATABASE_PREFIX):
         return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(

@@ -1,6 +1,7 @@
 """`manage.py runserver` as `make run` starts it: uvicorn, with Django's autoreloader, serving
 HTTP, the pages' WebSockets and the agents' Socket.IO from one process; `--server daphne` too."""
 
+import contextlib
 import re
 import time
 import uuid
@@ -37,6 +38,15 @@ def reloading(tmp_path_factory, watched):
 
 def serving_pids(server):
     return [int(pid) for pid in re.findall(r"Started server process \[(\d+)\]", server.log())]
+
+
+@contextlib.contextmanager
+def the_log_on_failure(server):
+    """A wait that times out says what the server printed: where a reload stopped."""
+    try:
+        yield
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n--- the server's log ---\n{server.log()[-6000:]}") from None
 
 
 def environment_of(pid):
@@ -103,8 +113,9 @@ def test_a_changed_python_file_restarts_the_server_and_it_serves_again(reloading
             changed.append(time.monotonic())
         return False
 
-    wait_for(reloader_saw_a_change, timeout=60, message="the reloader seeing the change")
-    after = wait_for(lambda: serving_pids(reloading)[1:], timeout=60, message="a restarted server")[0]
+    with the_log_on_failure(reloading):
+        wait_for(reloader_saw_a_change, timeout=60, message="the reloader seeing the change")
+        after = wait_for(lambda: serving_pids(reloading)[1:], timeout=60, message="a restarted server")[0]
     assert after != before and f"{watched} changed, reloading." in reloading.log()
     assert wait_for(lambda: reloading._answers(), message="the restarted server answering")
     run_id = served_run(reloading, "Runserver")

@@ -13,6 +13,7 @@ Pending migrations are applied first, so a fresh checkout starts with one comman
 """
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -58,21 +59,25 @@ class StudioRunserver:
         super().inner_run(*args, **options)
 
 
-# On a code change the autoreloader's child ends with sys.exit(3), which first waits for every
-# non-daemon thread: the thread pools' workers (pages, agents, gRPC). One held up by a request
-# the change interrupted would keep the old process, and its port, for ever, and the parent never
-# starts the new one (seen once in CI: the reload logged, then nothing). So it ends this long
-# after the change at the latest.
-RELOAD_EXIT_GRACE = 5.0
+# On a code change the autoreloader's child ends with sys.exit(3), and its parent starts a new
+# child on that exit code. sys.exit first runs the interpreter's shutdown: it waits for every
+# non-daemon thread (the thread pools' workers: pages, agents, gRPC), runs the exit hooks, and
+# finalizes the modules. Something in it can hang, and the old process then keeps its port for
+# ever while the parent waits (seen in CI and reproduced: the reload logged, then nothing). A
+# daemon timer calling os._exit did not help: once finalizing has begun, no daemon thread runs
+# again. Nothing of a development server needs that shutdown (what was committed is in the
+# database), so a code change ends the process at once, from the reloader's own thread.
+RELOAD_EXIT_CODE = 3
 
 
-def _exit_soon_after_a_change(sender, file_path, **kwargs):
+def _exit_at_once_on_a_change(sender, file_path, **kwargs):
     if Path(file_path).suffix != ".py":
-        return  # a template's change reloads no process (Django's own receiver says so)
-    timer = threading.Timer(RELOAD_EXIT_GRACE, os._exit, args=(3,))
-    timer.daemon = True
-    timer.start()
-    # None: Django goes on to reload (a receiver returning True would cancel it).
+        return None  # a template's change reloads no process (Django's own receiver says so)
+    autoreload.logger.info("%s changed, reloading.", file_path)  # Django's line, as it would log it
+    logging.shutdown()  # the log's last lines written out
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(RELOAD_EXIT_CODE)
 
 
 def daphne_command():
@@ -117,7 +122,7 @@ class Command(StudioRunserver, DjangoRunserver):
 
         # An exception the autoreloader's parent silenced is raised in the child, as Django's.
         autoreload.raise_last_exception()
-        autoreload.file_changed.connect(_exit_soon_after_a_change, dispatch_uid="studio-reload-exit")
+        autoreload.file_changed.connect(_exit_at_once_on_a_change, dispatch_uid="studio-reload-exit")
         if not options["skip_checks"]:
             self.stdout.write("Performing system checks...\n\n")
             self.check(display_num_errors=True)
