@@ -68,8 +68,9 @@ class Server(StudioServer):
             app_dir=None if app == ASGI_APP else BENCH,  # e.g. _probe:application
             access_log=access_log,
             collectstatic=True,
-            # For profiling, e.g. BENCH_SERVER_PREFIX="py-spy record -o /tmp/profile.txt --format raw --":
-            # the server then runs as a child of the profiler (RSS figures include the profiler).
+            # BENCH_SERVER_PREFIX: a command the server runs under, as its child (RSS figures include
+            # it). Not for py-spy, which is stopped with the server before it writes: attach
+            # `py-spy record --pid` instead (bench/findings.md#all-before-after).
             prefix=os.environ.get("BENCH_SERVER_PREFIX", "").split(),
             keep=keep,
             root=root,
