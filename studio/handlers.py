@@ -9,10 +9,10 @@ Django's for it (`studio.django_bends.AgentEndpointsHandler`). Every request's s
 
 import itertools
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
 
+from studio.cpython_bends import OneDeepThread
 from studio.db import AGENT_THREAD_PREFIX
 from studio.django_bends import AgentEndpointsHandler
 
@@ -24,11 +24,13 @@ class SyncThreads:
 
     Django gives every ASGI request a thread of its own, started and joined per request, with a
     new database connection each time. Here a request still runs its sync work on one thread,
-    but the thread (and its database connection) lives on for the next requests.
+    but the thread (and its database connection) lives on for the next requests. Each thread
+    keeps its frames in one chunk of CPython's frame stack deep enough for any page
+    (studio/cpython_bends.py; bench/findings.md#frame-stack-chunks).
     """
 
     def __init__(self, threads, name):
-        executors = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) for _ in range(threads)]
+        executors = [OneDeepThread(f"{name}_{i}") for i in range(threads)]
         self.turn = itertools.cycle(executors)
 
     def context(self):

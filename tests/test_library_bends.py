@@ -1,5 +1,5 @@
-"""Where Studio bends a library (studio/django_bends.py, drf_bends.py, channels_bends.py), the
-library still fits: the version it was written for, and the internals it leans on as they were.
+"""Where Studio bends a library (studio/django_bends.py, drf_bends.py, channels_bends.py) or
+CPython itself (studio/cpython_bends.py), the library still fits: the version it was written for, and the internals it leans on as they were.
 
 A failure here after an upgrade names the bend and what changed: read the library code it
 names, carry the change over to the bend (or drop the bend), then update this test.
@@ -8,6 +8,8 @@ names, carry the change over to the bend (or drop the bend), then update this te
 import hashlib
 import inspect
 import sqlite3
+import sys
+import threading
 
 import channels
 import django
@@ -23,7 +25,7 @@ from django.db.backends.sqlite3.schema import DatabaseSchemaEditor
 from rest_framework import serializers
 
 from runs.serializers import PushMessageSerializer
-from studio import channels_bends, django_bends, drf_bends
+from studio import channels_bends, cpython_bends, django_bends, drf_bends
 from studio.consumers import LivePageConsumer
 
 
@@ -168,3 +170,55 @@ def test_the_live_pages_dispatch_still_matches_the_channels_dispatch_it_replaces
     assert overriding == [channels_bends.DispatchWithoutClosingConnections, AsyncConsumer], (
         f"{bend}: the classes defining dispatch for the live pages are now {overriding}"
     )
+
+
+# ---- CPython (studio/cpython_bends.py)
+
+
+def test_python_is_the_version_the_frame_stack_bend_was_written_for():
+    assert sys.version_info[:2] == cpython_bends.WRITTEN_FOR, (
+        f"studio/cpython_bends.py was written for CPython {cpython_bends.WRITTEN_FOR}, whose frame "
+        f"stack maps and unmaps a chunk at every crossing of its edge; this is {sys.version.split()[0]}: "
+        f"3.13 and later keep a chunk back (python/cpython#142183). Measure the run page with "
+        f"bench/run_page.py with and without OneDeepThread, then keep or drop it"
+    )
+
+
+def test_a_deep_thread_runs_its_jobs_on_top_of_the_frame_that_reserves_the_chunk():
+    # The reserving frame must be larger than a whole 16 KiB chunk (2,048 slots), so that CPython
+    # gives it a chunk of its own, with the jobs' frames above it in that same chunk.
+    assert cpython_bends._run.__code__.co_stacksize > 2 * 2048
+    executor = cpython_bends.OneDeepThread("studio-test_0")
+    try:
+
+        def where():
+            frame, codes = sys._getframe(), []
+            while frame is not None:
+                codes.append(frame.f_code)
+                frame = frame.f_back
+            return threading.current_thread().name, codes
+
+        name, codes = executor.submit(where).result(timeout=10)
+        assert name == "studio-test_0"
+        assert cpython_bends._run.__code__ in codes, "the job does not run above the reserving frame"
+    finally:
+        executor.shutdown()
+
+
+def test_a_deep_thread_keeps_the_order_results_and_errors_of_its_jobs():
+    executor = cpython_bends.OneDeepThread("studio-test_0")
+    seen = []
+    try:
+        futures = [executor.submit(seen.append, i) for i in range(50)]
+        failing = executor.submit(int, "not a number")
+        answered = executor.submit(lambda a, *, b: a + b, 2, b=3)
+        assert answered.result(timeout=10) == 5
+        assert [f.result() for f in futures] == [None] * 50
+        assert seen == list(range(50))
+        with pytest.raises(ValueError):
+            failing.result()
+    finally:
+        executor.shutdown()
+    assert not executor._thread.is_alive()
+    with pytest.raises(RuntimeError):
+        executor.submit(seen.append, 0)
