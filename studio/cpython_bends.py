@@ -78,8 +78,8 @@ class OneDeepThread(Executor):
                     result = fn(*args, **kwargs)
                 except BaseException as exc:
                     future.set_exception(exc)
-                    del exc  # the traceback holds this frame: no cycle kept alive
                 else:
                     future.set_result(result)
                     del result
+            # Waiting for the next job, this thread holds nothing of the last one.
             del future, fn, args, kwargs
