@@ -3,10 +3,10 @@
 CPython keeps a thread's Python frames in 16 KiB chunks. In 3.11 the call that crosses into
 a new chunk maps it (mmap), and the return that leaves it unmaps it (munmap) at once: a loop
 whose calls sit at a chunk's edge pays two system calls and a page fault on every call
-(python/cpython#142183; 3.13 and later keep one chunk back). Rendering a run page is such a
-loop, a template node a call, and whether a page sits at an edge depends on how deep the
-middleware, the handler and the templates happen to be (the figures:
-bench/findings.md#frame-stack-chunks).
+(python/cpython#142183; the 3.13 and 3.14 releases since March 2026 keep one chunk back).
+Rendering a run page is such a loop, a template node a call, and whether a page sits at an
+edge depends on how deep the middleware, the handler and the templates happen to be (the
+figures: bench/findings.md#frame-stack-chunks).
 
 `OneDeepThread` is an executor of one long-lived thread whose loop runs on top of one frame
 made to reserve most of a large chunk: every job's frames then start in that chunk, which has
@@ -14,8 +14,8 @@ room for any page's depth and is mapped once, for the thread's life. The frame's
 code object's `co_stacksize`, raised with `CodeType.replace` (public; an overestimate is
 harmless: the slots are reserved, never touched, so never faulted in). Mapping a chunk per
 job instead would cost the agents' endpoints a system call pair and page faults every POST.
-tests/test_library_bends.py fails on a Python this was not written for: on 3.13 and later,
-check whether it still pays.
+tests/test_library_bends.py fails on a Python this was not written for: on another, check
+whether it still pays.
 """
 
 import queue
@@ -27,7 +27,8 @@ WRITTEN_FOR = (3, 11)
 
 # CPython 3.11 sizes a new chunk as 16 KiB doubled until it holds the frame plus 1,000 slots
 # (Python/pystate.c, push_chunk): a frame of 17,000 slots gets a 256 KiB chunk, which leaves
-# about 15,700 slots (the jobs' frames) above it, several times a run page's deepest stack.
+# about 15,700 slots above it for the jobs' frames. A deeper stack only starts another chunk,
+# as it would anyway.
 RESERVED_SLOTS = 17_000
 
 

@@ -1,5 +1,6 @@
 """Where Studio bends a library (studio/django_bends.py, drf_bends.py, channels_bends.py) or
-CPython itself (studio/cpython_bends.py), the library still fits: the version it was written for, and the internals it leans on as they were.
+CPython itself (studio/cpython_bends.py), the library still fits: the version it was written
+for, and the internals it leans on as they were.
 
 A failure here after an upgrade names the bend and what changed: read the library code it
 names, carry the change over to the bend (or drop the bend), then update this test.
@@ -179,7 +180,7 @@ def test_python_is_the_version_the_frame_stack_bend_was_written_for():
     assert sys.version_info[:2] == cpython_bends.WRITTEN_FOR, (
         f"studio/cpython_bends.py was written for CPython {cpython_bends.WRITTEN_FOR}, whose frame "
         f"stack maps and unmaps a chunk at every crossing of its edge; this is {sys.version.split()[0]}: "
-        f"3.13 and later keep a chunk back (python/cpython#142183). Measure the run page with "
+        f"recent 3.13 and 3.14 releases keep a chunk back (python/cpython#142183). Measure the run page with "
         f"bench/run_page.py with and without OneDeepThread, then keep or drop it"
     )
 
